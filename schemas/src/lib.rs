@@ -23,6 +23,7 @@ pub mod anomaly;
 pub mod cof;
 pub mod observation;
 pub mod pdns;
+pub mod rrtype;
 
 pub use anomaly::Anomaly;
 pub use observation::{
