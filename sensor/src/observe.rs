@@ -1,0 +1,568 @@
+//! From a DNS message and its packet context to owned values: [`Observation`]s and aggregated
+//! passive-DNS tuples ([`TupleAggregator`]).
+//!
+//! [`scan`] walks a message once, decoding every name, and collects its anomalies; the builders
+//! below reuse the same walk. Owned strings are only built for what leaves the sensor.
+
+use crate::dns::{
+    decode_name, render_rdata, type_name, write_hex, DnsHeader, Entry, NameBuf, RecordRef,
+    RecordWalker, TYPE_OPT,
+};
+use crate::frame::IpMeta;
+use schemas::{
+    Anomaly, CaptureSource, ClientSubnet, DnsFlags, DnsName, Edns, EdnsOption, FragmentEvidence,
+    Observation, PdnsTuple, Question, Record, Section, SectionCounts, Transport,
+    OBSERVATION_SCHEMA_VERSION,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A set of anomalies, as a bit set over their codes (no allocation).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AnomalySet(u64);
+
+impl AnomalySet {
+    /// Adds an anomaly.
+    pub fn insert(&mut self, anomaly: Anomaly) {
+        self.0 |= 1u64 << (anomaly.code() % 64);
+    }
+    /// Whether the set holds this anomaly.
+    pub fn contains(&self, anomaly: Anomaly) -> bool {
+        self.0 & (1u64 << (anomaly.code() % 64)) != 0
+    }
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+    /// The anomalies, in code order.
+    pub fn iter(&self) -> impl Iterator<Item = Anomaly> + '_ {
+        Anomaly::ALL.iter().copied().filter(|a| self.contains(*a))
+    }
+    /// Whether any anomaly in the set is a malformation.
+    pub fn is_malformed(&self) -> bool {
+        self.iter().any(Anomaly::is_malformed)
+    }
+}
+
+/// The packet a message came in.
+#[derive(Debug, Clone)]
+pub struct PacketContext {
+    /// Packet time, ns since the Unix epoch.
+    pub time_ns: u64,
+    /// Capture file (or interface) name, shared by every packet of the source.
+    pub source_name: Arc<str>,
+    /// Whether `source_name` is an interface (live capture) rather than a file.
+    pub live: bool,
+    /// Frame number in the source (1-based).
+    pub frame: u64,
+    /// IP facts.
+    pub ip: IpMeta,
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// Fragment evidence, if reassembled from fragments.
+    pub fragments: Option<FragmentEvidence>,
+    /// Anomalies found below DNS (snap-truncated payload, fragment overlap).
+    pub anomalies: AnomalySet,
+}
+
+/// What one walk over a message found.
+#[derive(Debug, Clone, Copy)]
+pub struct Scan {
+    /// The header.
+    pub header: DnsHeader,
+    /// Anomalies of the message.
+    pub anomalies: AnomalySet,
+    /// Questions decoded.
+    pub questions: u16,
+    /// Whether the message is worth reporting: the header and (if any was announced) a question
+    /// could be read.
+    pub reportable: bool,
+}
+
+/// Walks the whole message, decoding every name; `visit` sees each entry with its owner name.
+///
+/// Returns `None` when there is no header.
+pub fn scan(
+    msg: &[u8],
+    name: &mut NameBuf,
+    mut visit: impl FnMut(&Entry, &NameBuf),
+) -> Option<Scan> {
+    let header = DnsHeader::decode(msg)?;
+    let mut walker = RecordWalker::new(msg)?;
+    let mut anomalies = AnomalySet::default();
+    let mut questions = 0u16;
+    let mut opt_seen = 0;
+    for entry in walker.by_ref() {
+        let pos = match &entry {
+            Entry::Question(q) => q.name_pos,
+            Entry::Record(r) => r.name_pos,
+        };
+        if let Err(a) = decode_name(msg, pos, name) {
+            anomalies.insert(a);
+            // The owner is unreadable; later entries cannot be trusted either.
+            break;
+        }
+        match &entry {
+            Entry::Question(_) => questions += 1,
+            Entry::Record(r) if r.rtype == TYPE_OPT => {
+                opt_seen += 1;
+                if r.section != Section::Additional || !name.is_root() {
+                    anomalies.insert(Anomaly::MisplacedOpt);
+                }
+            }
+            Entry::Record(_) => {}
+        }
+        visit(&entry, name);
+    }
+    if let Some(a) = walker.stopped() {
+        anomalies.insert(a);
+    } else if walker.trailing() > 0 && anomalies.is_empty() {
+        anomalies.insert(Anomaly::TrailingBytes);
+    }
+    if opt_seen > 1 {
+        anomalies.insert(Anomaly::MultipleOpt);
+    }
+    match header.qdcount {
+        0 => anomalies.insert(Anomaly::NoQuestion),
+        1 => {}
+        _ => anomalies.insert(Anomaly::MultipleQuestions),
+    }
+    if !header.is_response() && header.ancount > 0 {
+        anomalies.insert(Anomaly::QueryWithAnswers);
+    }
+    if header.z() {
+        anomalies.insert(Anomaly::ZBitSet);
+    }
+    if matches!(header.opcode(), 3 | 7..=15) {
+        anomalies.insert(Anomaly::NotDns);
+    }
+    let reportable = header.qdcount == 0 || questions > 0;
+    Some(Scan {
+        header,
+        anomalies,
+        questions,
+        reportable,
+    })
+}
+
+fn dns_name(name: &NameBuf) -> DnsName {
+    let mut wire = String::with_capacity(name.wire().len() + 1);
+    name.write_presentation(&mut wire, false);
+    let canonical = wire.to_ascii_lowercase();
+    DnsName { wire, canonical }
+}
+
+/// Builds the observation of a reportable message; `None` when there is no header.
+pub fn build_observation(
+    msg: &[u8],
+    ctx: &PacketContext,
+    sensor_id: &str,
+    name: &mut NameBuf,
+    rdata_name: &mut NameBuf,
+) -> Option<Observation> {
+    let mut questions = Vec::new();
+    let mut sections: [Vec<Record>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut edns = None;
+    let mut extra = AnomalySet::default();
+    let scan = scan(msg, name, |entry, owner| match entry {
+        Entry::Question(q) => questions.push(Question {
+            name: dns_name(owner),
+            qtype: q.qtype,
+            qtype_name: type_name(q.qtype).into_owned(),
+            qclass: q.qclass,
+        }),
+        Entry::Record(r) if r.rtype == TYPE_OPT => {
+            if edns.is_none() {
+                let (e, bad) = decode_opt(msg, r);
+                if bad {
+                    extra.insert(Anomaly::BadEdnsOption);
+                }
+                edns = Some(e);
+            }
+        }
+        Entry::Record(r) => {
+            let mut rdata = String::new();
+            if let Err(a) = render_rdata(msg, r, rdata_name, false, &mut rdata) {
+                extra.insert(a);
+            }
+            let record = Record {
+                name: dns_name(owner),
+                rtype: r.rtype,
+                rtype_name: type_name(r.rtype).into_owned(),
+                class: r.class,
+                ttl: r.ttl,
+                rdata,
+            };
+            if let Some(s) = sections.get_mut(usize::from(r.section.code())) {
+                s.push(record);
+            }
+        }
+    })?;
+    let h = scan.header;
+    let mut anomalies = scan.anomalies;
+    for a in extra.iter().chain(ctx.anomalies.iter()) {
+        anomalies.insert(a);
+    }
+    if ctx.fragments.is_some() {
+        anomalies.insert(Anomaly::Fragmented);
+    }
+    let rcode = u16::from(h.rcode())
+        | edns
+            .as_ref()
+            .map_or(0, |e: &Edns| u16::from(e.extended_rcode) << 4);
+    let [answers, authority, additional] = sections;
+    Some(Observation {
+        record_type: "observation".to_owned(),
+        schema_version: OBSERVATION_SCHEMA_VERSION,
+        time_ns: ctx.time_ns,
+        sensor_id: sensor_id.to_owned(),
+        source: CaptureSource {
+            file: (!ctx.live).then(|| ctx.source_name.to_string()),
+            interface: ctx.live.then(|| ctx.source_name.to_string()),
+            frame: ctx.frame,
+        },
+        ip_version: if ctx.ip.src.is_ipv4() { 4 } else { 6 },
+        src_ip: ctx.ip.src,
+        dst_ip: ctx.ip.dst,
+        src_port: ctx.src_port,
+        dst_port: ctx.dst_port,
+        transport: ctx.transport,
+        ip_ttl: ctx.ip.ttl,
+        ip_id: ctx.ip.ip_id,
+        fragments: ctx.fragments.clone(),
+        dns_len: u32::try_from(msg.len()).unwrap_or(u32::MAX),
+        txid: h.txid,
+        opcode: h.opcode(),
+        rcode,
+        flags: DnsFlags {
+            qr: h.is_response(),
+            aa: h.aa(),
+            tc: h.tc(),
+            rd: h.rd(),
+            ra: h.ra(),
+            z: h.z(),
+            ad: h.ad(),
+            cd: h.cd(),
+        },
+        counts: SectionCounts {
+            qd: h.qdcount,
+            an: h.ancount,
+            ns: h.nscount,
+            ar: h.arcount,
+        },
+        questions,
+        answers,
+        authority,
+        additional,
+        edns,
+        anomalies: anomalies.iter().collect(),
+    })
+}
+
+/// Decodes the OPT pseudo-record (RFC 6891 section 6.1.3); the flag is set when options overrun.
+fn decode_opt(msg: &[u8], r: &RecordRef) -> (Edns, bool) {
+    let mut e = Edns {
+        version: ((r.ttl >> 16) & 0xff) as u8,
+        udp_size: r.class,
+        dnssec_ok: r.ttl & 0x8000 != 0,
+        extended_rcode: (r.ttl >> 24) as u8,
+        options: Vec::new(),
+        client_cookie: None,
+        server_cookie: None,
+        client_subnet: None,
+    };
+    let mut rest = r.rdata(msg);
+    while !rest.is_empty() {
+        let (Some(code), Some(len)) = (be16(rest, 0), be16(rest, 2)) else {
+            return (e, true);
+        };
+        let Some(data) = rest.get(4..4 + usize::from(len)) else {
+            return (e, true);
+        };
+        let mut hex = String::with_capacity(data.len() * 2);
+        write_hex(&mut hex, data);
+        let name = match code {
+            3 => "nsid".to_owned(),
+            8 => "client_subnet".to_owned(),
+            9 => "expire".to_owned(),
+            10 => "cookie".to_owned(),
+            11 => "tcp_keepalive".to_owned(),
+            12 => "padding".to_owned(),
+            13 => "chain".to_owned(),
+            14 => "key_tag".to_owned(),
+            15 => "extended_error".to_owned(),
+            n => format!("option{n}"),
+        };
+        match code {
+            10 => {
+                if let Some(client) = data.get(..8) {
+                    let mut c = String::new();
+                    write_hex(&mut c, client);
+                    e.client_cookie = Some(c);
+                    if let Some(server) = data.get(8..).filter(|s| !s.is_empty()) {
+                        let mut s = String::new();
+                        write_hex(&mut s, server);
+                        e.server_cookie = Some(s);
+                    }
+                }
+            }
+            8 => e.client_subnet = decode_client_subnet(data),
+            _ => {}
+        }
+        e.options.push(EdnsOption {
+            code,
+            name,
+            data: hex,
+        });
+        rest = rest.get(4 + usize::from(len)..).unwrap_or(&[]);
+    }
+    (e, false)
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+/// RFC 7871 section 6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH, ADDRESS.
+fn decode_client_subnet(data: &[u8]) -> Option<ClientSubnet> {
+    let family = be16(data, 0)?;
+    let source_prefix = *data.get(2)?;
+    let scope_prefix = *data.get(3)?;
+    let addr = data.get(4..)?;
+    let address = match family {
+        1 if addr.len() <= 4 => {
+            let mut a = [0u8; 4];
+            a.get_mut(..addr.len())?.copy_from_slice(addr);
+            std::net::Ipv4Addr::from(a).to_string()
+        }
+        2 if addr.len() <= 16 => {
+            let mut a = [0u8; 16];
+            a.get_mut(..addr.len())?.copy_from_slice(addr);
+            std::net::Ipv6Addr::from(a).to_string()
+        }
+        _ => return None,
+    };
+    Some(ClientSubnet {
+        family,
+        source_prefix,
+        scope_prefix,
+        address,
+    })
+}
+
+/// Aggregate of one tuple inside a flush interval.
+#[derive(Debug, Clone, Copy)]
+struct Aggregate {
+    first_ns: u64,
+    last_ns: u64,
+    count: u64,
+}
+
+/// Aggregates passive-DNS tuples from responses in memory, so the store sees unique tuples.
+///
+/// Keys are built in a reused buffer: a tuple already present costs no allocation.
+#[derive(Debug, Default)]
+pub struct TupleAggregator {
+    map: HashMap<String, Aggregate>,
+    key: String,
+    rdata: String,
+    bailiwick: String,
+    owner: String,
+    seen: u64,
+}
+
+const SEP: char = '\u{0}';
+
+impl TupleAggregator {
+    /// Unique tuples held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no tuple is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Record observations added since the last drain.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Adds every record (class IN, OPT excluded) of a response. Returns the number of records
+    /// added.
+    pub fn add_response(
+        &mut self,
+        msg: &[u8],
+        time_ns: u64,
+        name: &mut NameBuf,
+        rdata_name: &mut NameBuf,
+    ) -> u64 {
+        let Some(header) = DnsHeader::decode(msg) else {
+            return 0;
+        };
+        if !header.is_response() {
+            return 0;
+        }
+        // Bailiwick: the longest NS or SOA owner in authority that encloses the question name;
+        // otherwise the question name's parent.
+        let mut qname = String::new();
+        let mut best: Option<String> = None;
+        let bailiwick_pass = scan(msg, name, |entry, owner| match entry {
+            Entry::Question(_) if qname.is_empty() => {
+                owner.write_presentation(&mut qname, true);
+            }
+            Entry::Record(r)
+                if r.section == Section::Authority && (r.rtype == 2 || r.rtype == 6) =>
+            {
+                let mut o = String::new();
+                owner.write_presentation(&mut o, true);
+                if encloses(&o, &qname) && best.as_ref().is_none_or(|b| o.len() > b.len()) {
+                    best = Some(o);
+                }
+            }
+            _ => {}
+        });
+        if bailiwick_pass.is_none() || qname.is_empty() {
+            return 0;
+        }
+        self.bailiwick.clear();
+        match best {
+            Some(b) => self.bailiwick.push_str(&b),
+            None => self.bailiwick.push_str(parent(&qname)),
+        }
+        let mut added = 0;
+        let Self {
+            map,
+            key,
+            rdata,
+            bailiwick,
+            owner: owner_buf,
+            ..
+        } = self;
+        scan(msg, name, |entry, owner| {
+            let Entry::Record(r) = entry else {
+                return;
+            };
+            if r.rtype == TYPE_OPT || r.class != 1 {
+                return;
+            }
+            rdata.clear();
+            if render_rdata(msg, r, rdata_name, true, rdata).is_err() {
+                return;
+            }
+            owner_buf.clear();
+            owner.write_presentation(owner_buf, true);
+            key.clear();
+            key.push(char::from(b'0' + r.section.code()));
+            key.push(SEP);
+            key.push_str(&r.rtype.to_string());
+            key.push(SEP);
+            key.push_str(bailiwick);
+            key.push(SEP);
+            key.push_str(owner_buf);
+            key.push(SEP);
+            key.push_str(rdata);
+            added += 1;
+            if let Some(agg) = map.get_mut(key.as_str()) {
+                agg.first_ns = agg.first_ns.min(time_ns);
+                agg.last_ns = agg.last_ns.max(time_ns);
+                agg.count += 1;
+            } else {
+                map.insert(
+                    key.clone(),
+                    Aggregate {
+                        first_ns: time_ns,
+                        last_ns: time_ns,
+                        count: 1,
+                    },
+                );
+            }
+        });
+        self.seen += added;
+        added
+    }
+
+    /// Takes every aggregated tuple out.
+    pub fn drain(&mut self, sensor_id: &str) -> Vec<PdnsTuple> {
+        self.seen = 0;
+        let mut out = Vec::with_capacity(self.map.len());
+        for (key, agg) in self.map.drain() {
+            let mut parts = key.splitn(5, SEP);
+            let (Some(section), Some(rtype), Some(bailiwick), Some(rrname), Some(rdata)) = (
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+            ) else {
+                continue;
+            };
+            let section = section
+                .bytes()
+                .next()
+                .and_then(|c| Section::from_code(c.wrapping_sub(b'0')))
+                .unwrap_or(Section::Answer);
+            out.push(PdnsTuple {
+                rrname: rrname.to_owned(),
+                rrtype: rtype.parse().unwrap_or(0),
+                rdata: rdata.to_owned(),
+                section,
+                bailiwick: bailiwick.to_owned(),
+                time_first_ns: agg.first_ns,
+                time_last_ns: agg.last_ns,
+                count: agg.count,
+                sensor_id: sensor_id.to_owned(),
+            });
+        }
+        out
+    }
+}
+
+/// Whether `zone` is `name` or one of its ancestors (canonical presentation forms).
+fn encloses(zone: &str, name: &str) -> bool {
+    zone == "."
+        || zone == name
+        || (name.len() > zone.len()
+            && name.ends_with(zone)
+            && name.as_bytes().get(name.len() - zone.len() - 1) == Some(&b'.'))
+}
+
+/// The parent of a canonical name (`.` for a single label or the root).
+fn parent(name: &str) -> &str {
+    match name.split_once('.') {
+        Some((_, rest)) if !rest.is_empty() => rest,
+        _ => ".",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_enclosure_is_label_aligned() {
+        assert!(encloses("example.com", "www.example.com"));
+        assert!(encloses("example.com", "example.com"));
+        assert!(!encloses("ample.com", "www.example.com"));
+        assert!(encloses(".", "com"));
+        assert_eq!(parent("www.example.com"), "example.com");
+        assert_eq!(parent("com"), ".");
+    }
+
+    #[test]
+    fn anomaly_set_iterates_in_code_order() {
+        let mut s = AnomalySet::default();
+        s.insert(Anomaly::ZBitSet);
+        s.insert(Anomaly::TruncatedHeader);
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            vec![Anomaly::TruncatedHeader, Anomaly::ZBitSet]
+        );
+        assert!(s.is_malformed());
+    }
+}

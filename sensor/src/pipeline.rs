@@ -1,0 +1,857 @@
+//! The sensor's threads: one capture thread, N decode workers, joined by bounded channels.
+//!
+//! The capture thread reads frames and hands them, in batches, to the worker chosen by a
+//! symmetric hash of the two IP addresses (not ports: non-first fragments carry none), so a
+//! query and its response, all fragments of a datagram and both directions of a TCP connection
+//! meet on one worker. Every frame gets a global sequence number; whenever one batch fills, every
+//! worker's batch is sent with the same watermark, so the [`Merger`] can put the workers' outputs
+//! back into capture order with bounded buffering.
+//!
+//! Reading files is lossless (the capture thread blocks when workers are behind); a live capture
+//! never blocks: a batch that does not fit is dropped and counted.
+
+use crate::capture::{FileSource, LiveOptions, LiveSource, RawFrame};
+use crate::defrag::{DefragLimits, Defragmenter, FragmentKey};
+use crate::dns::{DnsHeader, NameBuf};
+use crate::error::Error;
+use crate::frame::{self, Transport as FrameTransport};
+use crate::observe::{build_observation, scan, AnomalySet, PacketContext, TupleAggregator};
+use crate::stats::{CaptureStats, WorkerStats};
+use crate::tcp::{StreamKey, TcpLimits, TcpReassembler};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use schemas::{Anomaly, Observation, PdnsTuple, Transport};
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Sensor settings.
+#[derive(Debug, Clone)]
+pub struct SensorConfig {
+    /// Identifier written into every observation and tuple.
+    pub sensor_id: String,
+    /// Ports carrying DNS (53 plus extras).
+    pub ports: Vec<u16>,
+    /// Decode workers.
+    pub workers: usize,
+    /// Build observations (for `--emit`).
+    pub emit_observations: bool,
+    /// Aggregate passive-DNS tuples (for the store).
+    pub collect_tuples: bool,
+    /// Hand aggregated tuples over when this many unique tuples are held...
+    pub tuple_flush_max: usize,
+    /// ...or when this much packet time has passed since the last hand-over.
+    pub tuple_flush_ns: u64,
+    /// Frames per batch.
+    pub batch_frames: usize,
+    /// Batches queued per worker channel.
+    pub channel_batches: usize,
+    /// Fragment reassembly bounds.
+    pub defrag: DefragLimits,
+    /// TCP reassembly bounds.
+    pub tcp: TcpLimits,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            sensor_id: "dnsward".to_owned(),
+            ports: vec![53],
+            workers: 2,
+            emit_observations: false,
+            collect_tuples: true,
+            tuple_flush_max: 100_000,
+            tuple_flush_ns: 10_000_000_000,
+            batch_frames: 256,
+            channel_batches: 64,
+            defrag: DefragLimits::default(),
+            tcp: TcpLimits::default(),
+        }
+    }
+}
+
+/// Where frames come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Capture files, read in order as one timeline.
+    Files(Vec<PathBuf>),
+    /// A live interface.
+    Live(LiveOptions),
+}
+
+/// What a worker hands on after each batch.
+#[derive(Debug, Default)]
+pub struct WorkerOutput {
+    /// The worker.
+    pub worker: usize,
+    /// Every frame up to this sequence number has been processed by this worker.
+    pub watermark: u64,
+    /// Observations with the sequence number of the frame that completed them.
+    pub observations: Vec<(u64, Observation)>,
+    /// Aggregated passive-DNS tuples.
+    pub tuples: Vec<PdnsTuple>,
+}
+
+/// Puts the observations of several workers back into capture order.
+#[derive(Debug)]
+pub struct Merger {
+    queues: Vec<VecDeque<(u64, Observation)>>,
+    watermarks: Vec<u64>,
+}
+
+impl Merger {
+    /// A merger for `workers` inputs.
+    pub fn new(workers: usize) -> Merger {
+        Merger {
+            queues: vec![VecDeque::new(); workers],
+            watermarks: vec![0; workers],
+        }
+    }
+
+    /// Adds a worker's output; calls `ready` with every observation now known to be next.
+    pub fn push(&mut self, output: &mut WorkerOutput, ready: impl FnMut(Observation)) {
+        if let Some(q) = self.queues.get_mut(output.worker) {
+            q.extend(output.observations.drain(..));
+        }
+        if let Some(w) = self.watermarks.get_mut(output.worker) {
+            *w = (*w).max(output.watermark);
+        }
+        let limit = self.watermarks.iter().copied().min().unwrap_or(0);
+        self.release(limit, ready);
+    }
+
+    /// Releases everything (all workers have finished).
+    pub fn finish(&mut self, ready: impl FnMut(Observation)) {
+        self.release(u64::MAX, ready);
+    }
+
+    fn release(&mut self, limit: u64, mut ready: impl FnMut(Observation)) {
+        loop {
+            let next = self
+                .queues
+                .iter()
+                .enumerate()
+                .filter_map(|(i, q)| q.front().map(|(seq, _)| (*seq, i)))
+                .filter(|(seq, _)| *seq <= limit)
+                .min();
+            let Some((_, i)) = next else {
+                return;
+            };
+            if let Some((_, obs)) = self.queues.get_mut(i).and_then(VecDeque::pop_front) {
+                ready(obs);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    seq: u64,
+    time_ns: u64,
+    frame: u64,
+    source: u32,
+    linktype: i32,
+    start: usize,
+    len: usize,
+    snap_truncated: bool,
+}
+
+#[derive(Debug)]
+struct Batch {
+    slots: Vec<Slot>,
+    data: Vec<u8>,
+    watermark: u64,
+    sent: Instant,
+}
+
+impl Batch {
+    fn new(capacity: usize) -> Batch {
+        Batch {
+            slots: Vec::with_capacity(capacity),
+            data: Vec::with_capacity(capacity * 256),
+            watermark: 0,
+            sent: Instant::now(),
+        }
+    }
+}
+
+/// Live view of the counters while a run goes on (for periodic stats).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Per-worker counters, refreshed about once a second.
+    pub workers: Mutex<Vec<WorkerStats>>,
+    /// Capture counters, refreshed about once a second.
+    pub capture: Mutex<CaptureStats>,
+}
+
+impl Progress {
+    /// Merged counters now.
+    pub fn snapshot(&self) -> (CaptureStats, WorkerStats) {
+        let capture = self.capture.lock().map(|c| *c).unwrap_or_default();
+        let mut merged = WorkerStats::default();
+        if let Ok(w) = self.workers.lock() {
+            for s in w.iter() {
+                merged.merge(s);
+            }
+        }
+        (capture, merged)
+    }
+}
+
+/// What a finished run reports.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Capture counters.
+    pub capture: CaptureStats,
+    /// Merged worker counters.
+    pub workers: WorkerStats,
+    /// The capture error that ended the run early, if any (frames before it were processed).
+    pub error: Option<Error>,
+}
+
+/// Symmetric hash of a frame's two IP addresses.
+fn shard(linktype: i32, data: &[u8], workers: usize) -> usize {
+    if workers <= 1 {
+        return 0;
+    }
+    let Some((a, b)) = frame::ip_bytes(linktype, data)
+        .ok()
+        .and_then(frame::addresses)
+    else {
+        return 0;
+    };
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    lo.hash(&mut h);
+    hi.hash(&mut h);
+    (h.finish() % workers as u64) as usize
+}
+
+struct Dispatcher {
+    senders: Vec<Sender<Batch>>,
+    pool: Receiver<Batch>,
+    batches: Vec<Batch>,
+    batch_frames: usize,
+    seq: u64,
+    live: bool,
+    stats: CaptureStats,
+    last_flush: Instant,
+}
+
+impl Dispatcher {
+    fn fresh(&self) -> Batch {
+        self.pool
+            .try_recv()
+            .unwrap_or_else(|_| Batch::new(self.batch_frames))
+    }
+
+    fn add(&mut self, frame: &RawFrame<'_>, source: u32, frame_no: u64, linktype: i32) {
+        self.seq += 1;
+        self.stats.frames += 1;
+        self.stats.bytes += frame.data.len() as u64;
+        let snap_truncated = (frame.data.len() as u64) < u64::from(frame.wire_len);
+        if snap_truncated {
+            self.stats.snap_truncated += 1;
+        }
+        let w = shard(linktype, frame.data, self.senders.len());
+        let full = {
+            let Some(batch) = self.batches.get_mut(w) else {
+                return;
+            };
+            let start = batch.data.len();
+            batch.data.extend_from_slice(frame.data);
+            batch.slots.push(Slot {
+                seq: self.seq,
+                time_ns: frame.time_ns,
+                frame: frame_no,
+                source,
+                linktype,
+                start,
+                len: frame.data.len(),
+                snap_truncated,
+            });
+            batch.slots.len() >= self.batch_frames
+        };
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Sends every worker its batch (possibly empty) with the current watermark.
+    fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        for w in 0..self.senders.len() {
+            let fresh = self.fresh();
+            let Some(slot) = self.batches.get_mut(w) else {
+                continue;
+            };
+            let mut batch = std::mem::replace(slot, fresh);
+            batch.watermark = self.seq;
+            batch.sent = Instant::now();
+            let Some(tx) = self.senders.get(w) else {
+                continue;
+            };
+            if self.live {
+                match tx.try_send(batch) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => {
+                        self.stats.channel_dropped += b.slots.len() as u64;
+                    }
+                }
+            } else if tx.send(batch).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs the sensor until the input ends or `stop` is set; `output` receives every worker's
+/// results. Returns the counters and any capture error.
+pub fn run(
+    config: &SensorConfig,
+    input: Input,
+    stop: Arc<AtomicBool>,
+    output: Sender<WorkerOutput>,
+    progress: Arc<Progress>,
+) -> Result<RunReport, Error> {
+    let workers = config.workers.max(1);
+    let source_names: Arc<Vec<Arc<str>>> = Arc::new(match &input {
+        Input::Files(paths) => paths
+            .iter()
+            .map(|p| Arc::from(p.display().to_string()))
+            .collect(),
+        Input::Live(o) => vec![Arc::from(o.interface.as_str())],
+    });
+    let live = matches!(input, Input::Live(_));
+    let (pool_tx, pool_rx) = bounded::<Batch>(workers * config.channel_batches + workers);
+    if let Ok(mut w) = progress.workers.lock() {
+        *w = vec![WorkerStats::default(); workers];
+    }
+    let mut senders = Vec::with_capacity(workers);
+    let mut handles = Vec::with_capacity(workers);
+    for id in 0..workers {
+        let (tx, rx) = bounded::<Batch>(config.channel_batches);
+        senders.push(tx);
+        let worker = Worker::new(id, config.clone(), source_names.clone(), live);
+        let pool = pool_tx.clone();
+        let out = output.clone();
+        let progress = progress.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("dnsward-worker-{id}"))
+            .spawn(move || worker.run(rx, pool, out, progress))
+            .map_err(|e| Error::Thread(e.to_string()))?;
+        handles.push(handle);
+    }
+    drop(output);
+    drop(pool_tx);
+    let mut d = Dispatcher {
+        senders,
+        pool: pool_rx,
+        batches: (0..workers)
+            .map(|_| Batch::new(config.batch_frames))
+            .collect(),
+        batch_frames: config.batch_frames.max(1),
+        seq: 0,
+        live,
+        stats: CaptureStats::default(),
+        last_flush: Instant::now(),
+    };
+    let mut last_progress = Instant::now();
+    let mut error = None;
+    match input {
+        Input::Files(paths) => {
+            'files: for (index, path) in paths.iter().enumerate() {
+                let mut source = match FileSource::open(path) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                };
+                let linktype = source.linktype();
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break 'files;
+                    }
+                    let frame_no = source.frames() + 1;
+                    match source.next_frame() {
+                        Ok(Some(f)) => {
+                            let f = RawFrame {
+                                time_ns: f.time_ns,
+                                wire_len: f.wire_len,
+                                data: f.data,
+                            };
+                            d.add(&f, index as u32, frame_no, linktype);
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            error = Some(e);
+                            break 'files;
+                        }
+                    }
+                    if last_progress.elapsed() >= Duration::from_secs(1) {
+                        last_progress = Instant::now();
+                        if let Ok(mut c) = progress.capture.lock() {
+                            *c = d.stats;
+                        }
+                    }
+                }
+                d.stats.files += 1;
+            }
+        }
+        Input::Live(options) => match LiveSource::open(&options) {
+            Err(e) => error = Some(e),
+            Ok(mut source) => {
+                let linktype = source.linktype();
+                let mut frame_no = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    match source.next_frame() {
+                        Ok(Some(f)) => {
+                            frame_no += 1;
+                            let f = RawFrame {
+                                time_ns: f.time_ns,
+                                wire_len: f.wire_len,
+                                data: f.data,
+                            };
+                            d.add(&f, 0, frame_no, linktype);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                    // Do not let a quiet link hold frames in a half-full batch.
+                    if d.last_flush.elapsed() >= Duration::from_millis(100) {
+                        d.flush();
+                    }
+                    if last_progress.elapsed() >= Duration::from_secs(1) {
+                        last_progress = Instant::now();
+                        d.stats.pcap = source.stats();
+                        if let Ok(mut c) = progress.capture.lock() {
+                            *c = d.stats;
+                        }
+                    }
+                }
+                d.stats.pcap = source.stats();
+            }
+        },
+    }
+    d.flush();
+    let capture = d.stats;
+    drop(d);
+    let mut merged = WorkerStats::default();
+    for h in handles {
+        let stats = h
+            .join()
+            .map_err(|_| Error::Thread("a decode worker panicked".to_owned()))?;
+        merged.merge(&stats);
+    }
+    if let Ok(mut c) = progress.capture.lock() {
+        *c = capture;
+    }
+    Ok(RunReport {
+        capture,
+        workers: merged,
+        error,
+    })
+}
+
+struct Worker {
+    id: usize,
+    config: SensorConfig,
+    sources: Arc<Vec<Arc<str>>>,
+    live: bool,
+    defrag: Defragmenter,
+    tcp: TcpReassembler,
+    tuples: TupleAggregator,
+    last_tuple_flush_ns: u64,
+    name: NameBuf,
+    rdata_name: NameBuf,
+    stats: WorkerStats,
+}
+
+impl Worker {
+    fn new(id: usize, config: SensorConfig, sources: Arc<Vec<Arc<str>>>, live: bool) -> Worker {
+        Worker {
+            id,
+            defrag: Defragmenter::new(config.defrag),
+            tcp: TcpReassembler::new(config.tcp),
+            config,
+            sources,
+            live,
+            tuples: TupleAggregator::default(),
+            last_tuple_flush_ns: 0,
+            name: NameBuf::default(),
+            rdata_name: NameBuf::default(),
+            stats: WorkerStats::default(),
+        }
+    }
+
+    fn run(
+        mut self,
+        rx: Receiver<Batch>,
+        pool: Sender<Batch>,
+        out: Sender<WorkerOutput>,
+        progress: Arc<Progress>,
+    ) -> WorkerStats {
+        let mut last_progress = Instant::now();
+        let mut last_time_ns = 0;
+        for mut batch in rx {
+            let started = Instant::now();
+            let _ = self
+                .stats
+                .queue_ns
+                .record(started.duration_since(batch.sent).as_nanos().max(1) as u64);
+            let mut output = WorkerOutput {
+                worker: self.id,
+                watermark: batch.watermark,
+                ..Default::default()
+            };
+            for slot in &batch.slots {
+                let data = batch
+                    .data
+                    .get(slot.start..slot.start + slot.len)
+                    .unwrap_or(&[]);
+                self.frame(slot, data, &mut output.observations);
+                last_time_ns = slot.time_ns;
+            }
+            if !batch.slots.is_empty() {
+                let per_frame = started.elapsed().as_nanos() as u64 / batch.slots.len() as u64;
+                let _ = self.stats.decode_ns_per_frame.record(per_frame.max(1));
+            }
+            if self.tuples.len() >= self.config.tuple_flush_max
+                || (!self.tuples.is_empty()
+                    && last_time_ns.saturating_sub(self.last_tuple_flush_ns)
+                        >= self.config.tuple_flush_ns)
+            {
+                self.last_tuple_flush_ns = last_time_ns;
+                output.tuples = self.tuples.drain(&self.config.sensor_id);
+                self.stats.pdns_tuples += output.tuples.len() as u64;
+            }
+            batch.slots.clear();
+            batch.data.clear();
+            let _ = pool.try_send(batch);
+            if out.send(output).is_err() {
+                break;
+            }
+            if last_progress.elapsed() >= Duration::from_secs(1) {
+                last_progress = Instant::now();
+                self.publish(&progress);
+            }
+        }
+        self.defrag.finish();
+        self.tcp.finish();
+        let tuples = self.tuples.drain(&self.config.sensor_id);
+        self.stats.pdns_tuples += tuples.len() as u64;
+        let _ = out.send(WorkerOutput {
+            worker: self.id,
+            watermark: u64::MAX,
+            observations: Vec::new(),
+            tuples,
+        });
+        self.publish(&progress);
+        self.stats
+    }
+
+    fn publish(&mut self, progress: &Progress) {
+        self.stats.defrag = self.defrag.stats();
+        self.stats.tcp = self.tcp.stats();
+        if let Ok(mut w) = progress.workers.lock() {
+            if let Some(s) = w.get_mut(self.id) {
+                *s = self.stats.clone();
+            }
+        }
+    }
+
+    fn is_dns_port(&self, a: u16, b: u16) -> bool {
+        self.config.ports.iter().any(|&p| p == a || p == b)
+    }
+
+    fn frame(&mut self, slot: &Slot, data: &[u8], observations: &mut Vec<(u64, Observation)>) {
+        self.stats.frames += 1;
+        self.stats.bytes += data.len() as u64;
+        let frame = match frame::decode(slot.linktype, data) {
+            Ok(f) => f,
+            Err(skip) => {
+                self.stats.skip(skip);
+                return;
+            }
+        };
+        let mut lower = AnomalySet::default();
+        match frame.transport {
+            FrameTransport::Udp {
+                src_port,
+                dst_port,
+                payload,
+                truncated,
+            } => {
+                if !self.is_dns_port(src_port, dst_port) {
+                    self.stats.skip(frame::Skip::NotDnsPort);
+                    return;
+                }
+                if truncated || slot.snap_truncated {
+                    lower.insert(Anomaly::SnapTruncated);
+                }
+                let ctx = self.context(
+                    slot,
+                    frame.ip,
+                    src_port,
+                    dst_port,
+                    Transport::Udp,
+                    None,
+                    lower,
+                );
+                self.stats.udp_datagrams += 1;
+                self.message(payload, &ctx, slot.seq, observations);
+            }
+            FrameTransport::Tcp {
+                src_port,
+                dst_port,
+                seq,
+                syn,
+                fin,
+                rst,
+                payload,
+            } => {
+                if !self.is_dns_port(src_port, dst_port) {
+                    self.stats.skip(frame::Skip::NotDnsPort);
+                    return;
+                }
+                let key = StreamKey {
+                    src: frame.ip.src,
+                    src_port,
+                    dst: frame.ip.dst,
+                    dst_port,
+                };
+                let ctx = self.context(
+                    slot,
+                    frame.ip,
+                    src_port,
+                    dst_port,
+                    Transport::Tcp,
+                    None,
+                    lower,
+                );
+                let mut messages: Vec<Vec<u8>> = Vec::new();
+                self.tcp
+                    .push(slot.time_ns, key, seq, syn, fin, rst, payload, |m| {
+                        messages.push(m.to_vec())
+                    });
+                for m in messages {
+                    self.message(&m, &ctx, slot.seq, observations);
+                }
+            }
+            FrameTransport::Fragment {
+                protocol,
+                id,
+                offset,
+                more,
+                payload,
+            } => {
+                let key = FragmentKey {
+                    src: frame.ip.src,
+                    dst: frame.ip.dst,
+                    protocol,
+                    id,
+                };
+                let Some(done) =
+                    self.defrag
+                        .push(slot.time_ns, key, frame.ip.ttl, offset, more, payload)
+                else {
+                    return;
+                };
+                let mut ip = frame.ip;
+                ip.ttl = done.ttl;
+                if done.evidence.overlaps > 0 {
+                    lower.insert(Anomaly::FragmentOverlap);
+                }
+                if done.evidence.inconsistent > 0 {
+                    lower.insert(Anomaly::FragmentInconsistent);
+                }
+                if protocol != 17 {
+                    // TCP over IP fragments is vanishingly rare; count it rather than guess.
+                    self.stats.skip(frame::Skip::NotUdpTcp);
+                    return;
+                }
+                match frame::decode_udp(&done.payload) {
+                    Ok(FrameTransport::Udp {
+                        src_port,
+                        dst_port,
+                        payload,
+                        truncated,
+                    }) => {
+                        if !self.is_dns_port(src_port, dst_port) {
+                            self.stats.skip(frame::Skip::NotDnsPort);
+                            return;
+                        }
+                        if truncated {
+                            lower.insert(Anomaly::BadTransportHeader);
+                        }
+                        let ctx = self.context(
+                            slot,
+                            ip,
+                            src_port,
+                            dst_port,
+                            Transport::Udp,
+                            Some(done.evidence.clone()),
+                            lower,
+                        );
+                        self.stats.udp_datagrams += 1;
+                        self.message(payload, &ctx, slot.seq, observations);
+                    }
+                    _ => self.stats.skip(frame::Skip::BadTransport),
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // a plain constructor of the context's fields
+    fn context(
+        &self,
+        slot: &Slot,
+        ip: frame::IpMeta,
+        src_port: u16,
+        dst_port: u16,
+        transport: Transport,
+        fragments: Option<schemas::FragmentEvidence>,
+        anomalies: AnomalySet,
+    ) -> PacketContext {
+        PacketContext {
+            time_ns: slot.time_ns,
+            source_name: self
+                .sources
+                .get(slot.source as usize)
+                .cloned()
+                .unwrap_or_else(|| Arc::from("")),
+            live: self.live,
+            frame: slot.frame,
+            ip,
+            src_port,
+            dst_port,
+            transport,
+            fragments,
+            anomalies,
+        }
+    }
+
+    fn message(
+        &mut self,
+        msg: &[u8],
+        ctx: &PacketContext,
+        seq: u64,
+        observations: &mut Vec<(u64, Observation)>,
+    ) {
+        self.stats.messages += 1;
+        let Some(header) = DnsHeader::decode(msg) else {
+            self.stats.unreported += 1;
+            self.stats.malformed += 1;
+            self.stats.anomaly(Anomaly::TruncatedHeader);
+            return;
+        };
+        if header.is_response() {
+            self.stats.responses += 1;
+        } else {
+            self.stats.queries += 1;
+        }
+        let Some(found) = scan(msg, &mut self.name, |_, _| {}) else {
+            return;
+        };
+        let mut anomalies = found.anomalies;
+        for a in ctx.anomalies.iter() {
+            anomalies.insert(a);
+        }
+        if anomalies.is_malformed() {
+            self.stats.malformed += 1;
+        }
+        for a in anomalies.iter() {
+            self.stats.anomaly(a);
+        }
+        if !found.reportable {
+            self.stats.unreported += 1;
+            return;
+        }
+        if self.config.emit_observations {
+            if let Some(obs) = build_observation(
+                msg,
+                ctx,
+                &self.config.sensor_id,
+                &mut self.name,
+                &mut self.rdata_name,
+            ) {
+                // Rdata-level anomalies are only found while rendering; count those too.
+                for a in obs.anomalies.iter().filter(|a| !anomalies.contains(**a)) {
+                    self.stats.anomaly(*a);
+                }
+                self.stats.observations += 1;
+                observations.push((seq, obs));
+            }
+        }
+        if self.config.collect_tuples && header.is_response() {
+            self.stats.pdns_records +=
+                self.tuples
+                    .add_response(msg, ctx.time_ns, &mut self.name, &mut self.rdata_name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_is_symmetric() {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&[
+            0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        let mut g = f.clone();
+        g[26..30].copy_from_slice(&[10, 0, 0, 2]);
+        g[30..34].copy_from_slice(&[10, 0, 0, 1]);
+        for n in 2..8 {
+            assert_eq!(shard(1, &f, n), shard(1, &g, n));
+        }
+    }
+
+    #[test]
+    fn merger_orders_by_sequence_across_workers() {
+        let obs = |seq: u64| {
+            let o: Observation = serde_json::from_str(&format!(
+                r#"{{"type":"observation","schema_version":1,"time_ns":{seq},"sensor_id":"t",
+                "source":{{"frame":{seq}}},"ip_version":4,"src_ip":"10.0.0.1","dst_ip":"10.0.0.2",
+                "src_port":53,"dst_port":1,"transport":"udp","ip_ttl":64,"dns_len":12,"txid":0,
+                "opcode":0,"rcode":0,"flags":{{"qr":false,"aa":false,"tc":false,"rd":false,
+                "ra":false,"z":false,"ad":false,"cd":false}},"counts":{{"qd":0,"an":0,"ns":0,
+                "ar":0}},"questions":[],"answers":[],"authority":[],"additional":[],
+                "anomalies":[]}}"#
+            ))
+            .unwrap();
+            (seq, o)
+        };
+        let mut m = Merger::new(2);
+        let mut got = Vec::new();
+        m.push(
+            &mut WorkerOutput {
+                worker: 0,
+                watermark: 4,
+                observations: vec![obs(1), obs(4)],
+                tuples: vec![],
+            },
+            |o| got.push(o.time_ns),
+        );
+        assert!(got.is_empty(), "worker 1 has not reported up to 4 yet");
+        m.push(
+            &mut WorkerOutput {
+                worker: 1,
+                watermark: 4,
+                observations: vec![obs(2), obs(3)],
+                tuples: vec![],
+            },
+            |o| got.push(o.time_ns),
+        );
+        assert_eq!(got, vec![1, 2, 3, 4]);
+    }
+}
