@@ -102,6 +102,8 @@ anomalies! {
     BadTransportHeader = 25, "bad_transport_header", true;
     /// A label holds bytes outside letters, digits and hyphen (legal, but unusual in hostnames).
     NonHostnameLabel = 26, "non_hostname_label", false;
+    /// The message is a copy quoted in an ICMP destination-unreachable error.
+    IcmpQuoted = 27, "icmp_quoted", false;
 }
 
 impl Serialize for Anomaly {

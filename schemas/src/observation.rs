@@ -94,6 +94,9 @@ pub enum Transport {
     Udp,
     /// DNS over TCP (length-prefixed).
     Tcp,
+    /// A UDP DNS message quoted inside an ICMP destination-unreachable error; addresses and
+    /// ports are those of the quoted datagram.
+    Icmp,
 }
 
 /// What reassembly saw when a message came in IP fragments.

@@ -118,6 +118,22 @@ pub enum Transport<'a> {
         /// Segment payload.
         payload: &'a [u8],
     },
+    /// A UDP datagram quoted inside an ICMP destination-unreachable error (RFC 792, RFC 4443
+    /// section 3.1); the frame's [`IpMeta`] is that of the quoted datagram.
+    IcmpQuoted {
+        /// ICMP type (3 for ICMPv4, 1 for ICMPv6).
+        icmp_type: u8,
+        /// ICMP code (3 / 4: port unreachable).
+        icmp_code: u8,
+        /// Sender of the ICMP error.
+        reporter: IpAddr,
+        /// Source port of the quoted datagram.
+        src_port: u16,
+        /// Destination port of the quoted datagram.
+        dst_port: u16,
+        /// The quoted UDP payload (often cut short by the quoting host).
+        payload: &'a [u8],
+    },
     /// An IP fragment (first or later); the payload is the fragment's bytes.
     Fragment {
         /// IP protocol of the datagram.
@@ -236,6 +252,11 @@ pub fn decode(linktype: i32, data: &[u8]) -> Result<Frame<'_>, Skip> {
 
 /// Decodes an IP packet down to its transport payload.
 pub fn decode_ip(ip: &[u8]) -> Result<Frame<'_>, Skip> {
+    decode_ip_inner(ip, true)
+}
+
+/// `follow_icmp`: look inside ICMP errors (one level only: a quote inside a quote is skipped).
+fn decode_ip_inner(ip: &[u8], follow_icmp: bool) -> Result<Frame<'_>, Skip> {
     let (slice, _ext_error) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::BadIp)?;
     let payload = slice.payload();
     let (meta, fragment) = match &slice {
@@ -282,6 +303,14 @@ pub fn decode_ip(ip: &[u8]) -> Result<Frame<'_>, Skip> {
         }
     };
     let protocol = payload.ip_number;
+    let icmp_unreachable = match protocol {
+        IpNumber::ICMP => payload.payload.first() == Some(&3),
+        IpNumber::IPV6_ICMP => payload.payload.first() == Some(&1),
+        _ => false,
+    };
+    if icmp_unreachable && follow_icmp && fragment.is_none() {
+        return decode_icmp_quote(meta.src, payload.payload);
+    }
     if protocol != IpNumber::UDP && protocol != IpNumber::TCP {
         return Err(Skip::NotUdpTcp);
     }
@@ -306,6 +335,33 @@ pub fn decode_ip(ip: &[u8]) -> Result<Frame<'_>, Skip> {
         ip: meta,
         transport,
     })
+}
+
+/// Decodes the UDP datagram quoted in an ICMP destination-unreachable message.
+fn decode_icmp_quote(reporter: IpAddr, icmp: &[u8]) -> Result<Frame<'_>, Skip> {
+    let icmp_type = *icmp.first().ok_or(Skip::BadTransport)?;
+    let icmp_code = *icmp.get(1).ok_or(Skip::BadTransport)?;
+    let quoted = icmp.get(8..).ok_or(Skip::BadTransport)?;
+    let inner = decode_ip_inner(quoted, false)?;
+    match inner.transport {
+        Transport::Udp {
+            src_port,
+            dst_port,
+            payload,
+            ..
+        } => Ok(Frame {
+            ip: inner.ip,
+            transport: Transport::IcmpQuoted {
+                icmp_type,
+                icmp_code,
+                reporter,
+                src_port,
+                dst_port,
+                payload,
+            },
+        }),
+        _ => Err(Skip::NotUdpTcp),
+    }
 }
 
 /// Decodes a UDP header and payload (also used on reassembled datagrams).

@@ -334,7 +334,7 @@ pub fn run(
     for id in 0..workers {
         let (tx, rx) = bounded::<Batch>(config.channel_batches);
         senders.push(tx);
-        let worker = Worker::new(id, config.clone(), source_names.clone(), live);
+        let worker = Decoder::with_id(id, config.clone(), source_names.clone(), live);
         let pool = pool_tx.clone();
         let out = output.clone();
         let progress = progress.clone();
@@ -459,7 +459,9 @@ pub fn run(
     })
 }
 
-struct Worker {
+/// One decode worker's state: reassembly tables, tuple aggregation and counters. The pipeline
+/// runs one per thread; tests, fuzz targets and benchmarks drive one directly.
+pub struct Decoder {
     id: usize,
     config: SensorConfig,
     sources: Arc<Vec<Arc<str>>>,
@@ -473,9 +475,75 @@ struct Worker {
     stats: WorkerStats,
 }
 
-impl Worker {
-    fn new(id: usize, config: SensorConfig, sources: Arc<Vec<Arc<str>>>, live: bool) -> Worker {
-        Worker {
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder").field("id", &self.id).finish()
+    }
+}
+
+/// One frame handed to [`Decoder::decode_frame`].
+#[derive(Debug, Clone, Copy)]
+pub struct FrameInput<'a> {
+    /// Global sequence number (capture order).
+    pub seq: u64,
+    /// Packet time, ns since the Unix epoch.
+    pub time_ns: u64,
+    /// Frame number within its source (1-based).
+    pub frame: u64,
+    /// Index of the source name given to [`Decoder::new`].
+    pub source: u32,
+    /// Link type of the source.
+    pub linktype: i32,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// Captured bytes.
+    pub data: &'a [u8],
+}
+
+impl Decoder {
+    /// A decoder for frames from `sources` (file names, or the interface when `live`).
+    pub fn new(config: SensorConfig, sources: Vec<Arc<str>>, live: bool) -> Decoder {
+        Decoder::with_id(0, config, Arc::new(sources), live)
+    }
+
+    /// Decodes one frame; observations (when enabled) are appended to `out`.
+    pub fn decode_frame(&mut self, input: &FrameInput<'_>, out: &mut Vec<(u64, Observation)>) {
+        let slot = Slot {
+            seq: input.seq,
+            time_ns: input.time_ns,
+            frame: input.frame,
+            source: input.source,
+            linktype: input.linktype,
+            start: 0,
+            len: input.data.len(),
+            snap_truncated: (input.data.len() as u64) < u64::from(input.wire_len),
+        };
+        self.frame(&slot, input.data, out);
+    }
+
+    /// Ends the input: drops partial reassembly state (counted) and returns the aggregated tuples.
+    pub fn finish(&mut self) -> Vec<PdnsTuple> {
+        self.defrag.finish();
+        self.tcp.finish();
+        let tuples = self.tuples.drain(&self.config.sensor_id);
+        self.stats.pdns_tuples += tuples.len() as u64;
+        tuples
+    }
+
+    /// Counters so far.
+    pub fn stats(&mut self) -> WorkerStats {
+        self.stats.defrag = self.defrag.stats();
+        self.stats.tcp = self.tcp.stats();
+        self.stats.clone()
+    }
+
+    fn with_id(
+        id: usize,
+        config: SensorConfig,
+        sources: Arc<Vec<Arc<str>>>,
+        live: bool,
+    ) -> Decoder {
+        Decoder {
             id,
             defrag: Defragmenter::new(config.defrag),
             tcp: TcpReassembler::new(config.tcp),
@@ -542,10 +610,7 @@ impl Worker {
                 self.publish(&progress);
             }
         }
-        self.defrag.finish();
-        self.tcp.finish();
-        let tuples = self.tuples.drain(&self.config.sensor_id);
-        self.stats.pdns_tuples += tuples.len() as u64;
+        let tuples = self.finish();
         let _ = out.send(WorkerOutput {
             worker: self.id,
             watermark: u64::MAX,
@@ -557,11 +622,10 @@ impl Worker {
     }
 
     fn publish(&mut self, progress: &Progress) {
-        self.stats.defrag = self.defrag.stats();
-        self.stats.tcp = self.tcp.stats();
+        let stats = self.stats();
         if let Ok(mut w) = progress.workers.lock() {
             if let Some(s) = w.get_mut(self.id) {
-                *s = self.stats.clone();
+                *s = stats;
             }
         }
     }
@@ -643,6 +707,28 @@ impl Worker {
                 for m in messages {
                     self.message(&m, &ctx, slot.seq, observations);
                 }
+            }
+            FrameTransport::IcmpQuoted {
+                src_port,
+                dst_port,
+                payload,
+                ..
+            } => {
+                if !self.is_dns_port(src_port, dst_port) {
+                    self.stats.skip(frame::Skip::NotDnsPort);
+                    return;
+                }
+                lower.insert(Anomaly::IcmpQuoted);
+                let ctx = self.context(
+                    slot,
+                    frame.ip,
+                    src_port,
+                    dst_port,
+                    Transport::Icmp,
+                    None,
+                    lower,
+                );
+                self.message(payload, &ctx, slot.seq, observations);
             }
             FrameTransport::Fragment {
                 protocol,
@@ -789,7 +875,8 @@ impl Worker {
                 observations.push((seq, obs));
             }
         }
-        if self.config.collect_tuples && header.is_response() {
+        // A quoted copy inside an ICMP error is evidence, not an answer to learn from.
+        if self.config.collect_tuples && header.is_response() && ctx.transport != Transport::Icmp {
             self.stats.pdns_records +=
                 self.tuples
                     .add_response(msg, ctx.time_ns, &mut self.name, &mut self.rdata_name);
