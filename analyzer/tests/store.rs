@@ -1,7 +1,12 @@
 //! The passive-DNS store end to end, on real RocksDB databases in temporary directories.
 // Helpers outside `#[test]` functions are not covered by clippy.toml's allow-*-in-tests; in a test
 // file a panic is a failed assertion, not a crash on input.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use analyzer::query::{cof_line, format_table, Filter, NamePattern, PdnsRecord, RdataQuery};
 use analyzer::store::writer::{StoreWriter, WriterConfig};
