@@ -1,1 +1,203 @@
-fn main() {}
+//! `dnsward`: passive DNS poisoning sensor. This binary wires the sensor (capture and decode) to
+//! the analyzer (passive-DNS store and queries) and offers the command line.
+#![forbid(unsafe_code)]
+
+mod config;
+mod run;
+mod timeparse;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use config::{Config, StatsFormat};
+use std::path::PathBuf;
+
+/// Passive DNS poisoning sensor.
+#[derive(Debug, Parser)]
+#[command(name = "dnsward", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Capture DNS from files or an interface, decode it, and record it in the store.
+    Run(RunArgs),
+    /// Look up the passive-DNS store.
+    Query(QueryArgs),
+    /// Print the default configuration as TOML.
+    DefaultConfig,
+}
+
+/// Options of `dnsward run`. Each overrides the same key of the configuration file.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Capture files (pcap, pcapng, optionally gzip-compressed), read in order as one timeline.
+    #[arg(long, num_args = 1.., conflicts_with = "interface")]
+    pcap: Vec<PathBuf>,
+    /// Capture live from this interface.
+    #[arg(long)]
+    interface: Option<String>,
+    /// BPF filter for live capture (default: DNS on the configured ports, VLAN, fragments).
+    #[arg(long)]
+    bpf: Option<String>,
+    /// Kernel capture buffer in bytes.
+    #[arg(long)]
+    buffer_bytes: Option<u32>,
+    /// Snap length in bytes.
+    #[arg(long)]
+    snaplen_bytes: Option<u32>,
+    /// Store directory.
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Do not write the passive-DNS store.
+    #[arg(long)]
+    no_store: bool,
+    /// Write observations as JSON lines: `json` (stdout) or `json=PATH` (`json=-` is stdout).
+    #[arg(long, value_name = "json[=PATH]")]
+    emit: Option<String>,
+    /// Sensor identifier.
+    #[arg(long)]
+    sensor_id: Option<String>,
+    /// Decode worker threads.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// DNS ports (repeatable; replaces the configured list; 53 is not implied).
+    #[arg(long = "port")]
+    ports: Vec<u16>,
+    /// Stats format.
+    #[arg(long, value_enum)]
+    stats: Option<StatsFormat>,
+    /// Seconds between periodic stats during live capture (0: only at exit).
+    #[arg(long)]
+    stats_interval_secs: Option<u64>,
+    /// Seconds between store flushes.
+    #[arg(long)]
+    flush_interval_secs: Option<u64>,
+    /// Packet-time seconds a worker aggregates tuples before handing them to the store.
+    #[arg(long)]
+    aggregate_secs: Option<u64>,
+    /// Fragmented datagrams in flight per worker.
+    #[arg(long)]
+    max_fragment_datagrams: Option<usize>,
+    /// Fragment bytes buffered per worker.
+    #[arg(long)]
+    max_fragment_bytes: Option<usize>,
+    /// Packet-time seconds before an incomplete datagram is dropped.
+    #[arg(long)]
+    fragment_timeout_secs: Option<u64>,
+    /// TCP streams tracked per worker.
+    #[arg(long)]
+    max_tcp_streams: Option<usize>,
+    /// Bytes buffered per TCP stream.
+    #[arg(long)]
+    max_tcp_stream_bytes: Option<usize>,
+    /// Packet-time seconds before an idle TCP stream is dropped.
+    #[arg(long)]
+    tcp_idle_timeout_secs: Option<u64>,
+    /// Frames per batch handed to a worker.
+    #[arg(long)]
+    batch_frames: Option<usize>,
+    /// No progress line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl RunArgs {
+    /// The configuration file (or defaults) with the flags applied.
+    fn config(&self) -> Result<Config> {
+        let mut c = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Config::parse(&text).with_context(|| format!("in {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        macro_rules! set {
+            ($flag:ident => $($field:ident).+) => {
+                if let Some(v) = self.$flag.clone() { c.$($field).+ = v; }
+            };
+        }
+        set!(bpf => capture.bpf);
+        set!(buffer_bytes => capture.buffer_bytes);
+        set!(snaplen_bytes => capture.snaplen_bytes);
+        set!(batch_frames => capture.batch_frames);
+        set!(db => store.db_path);
+        set!(sensor_id => sensor_id);
+        set!(workers => workers);
+        set!(stats => stats.format);
+        set!(stats_interval_secs => stats.interval_secs);
+        set!(flush_interval_secs => store.flush_interval_secs);
+        set!(aggregate_secs => store.aggregate_secs);
+        set!(max_fragment_datagrams => limits.max_fragment_datagrams);
+        set!(max_fragment_bytes => limits.max_fragment_bytes);
+        set!(fragment_timeout_secs => limits.fragment_timeout_secs);
+        set!(max_tcp_streams => limits.max_tcp_streams);
+        set!(max_tcp_stream_bytes => limits.max_tcp_stream_bytes);
+        set!(tcp_idle_timeout_secs => limits.tcp_idle_timeout_secs);
+        if !self.ports.is_empty() {
+            c.ports = self.ports.clone();
+        }
+        Ok(c)
+    }
+}
+
+/// Options of `dnsward query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Store directory.
+    #[arg(long, default_value = "dnsward-db")]
+    db: PathBuf,
+    /// Owner name, or `*.SUFFIX` for every name below SUFFIX.
+    #[arg(required_unless_present = "rdata", conflicts_with = "rdata")]
+    name: Option<String>,
+    /// Look up by rdata instead: an address, a CIDR prefix, or a name in MX/NS/CNAME/... rdata.
+    #[arg(long)]
+    rdata: Option<String>,
+    /// Only this record type (mnemonic or TYPE<N>).
+    #[arg(long = "type")]
+    rtype: Option<String>,
+    /// Only records seen at or after this time (Unix seconds, YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only records seen at or before this time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only records wholly inside the time window (default: overlapping it).
+    #[arg(long)]
+    strict: bool,
+    /// Print the Passive DNS Common Output Format, one JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::Query(args) => run::query(&args),
+        Command::DefaultConfig => {
+            print!("{}", Config::default().to_toml());
+            Ok(())
+        }
+    };
+    if let Err(e) = result {
+        if is_broken_pipe(&e) {
+            std::process::exit(0);
+        }
+        eprintln!("dnsward: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// A closed stdout (`dnsward ... | head`) is a normal end, not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -59,8 +59,10 @@ pub struct PdnsTuple {
     pub rdata: String,
     /// The section it was learnt from.
     pub section: Section,
-    /// Bailiwick: the zone of the server that sent it, approximated by the question name's
-    /// parent zone when unknown (canonical, no trailing dot). For answers, the question name.
+    /// Bailiwick (canonical, no trailing dot). Answers: the question name they answer.
+    /// Authority and additional records: the zone of the server that sent them, estimated from
+    /// the message (the longest NS or SOA owner in the authority section enclosing the question
+    /// name, else the question name's parent).
     pub bailiwick: String,
     /// First packet time seen, ns since the Unix epoch.
     pub time_first_ns: u64,

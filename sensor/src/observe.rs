@@ -15,6 +15,7 @@ use schemas::{
     OBSERVATION_SCHEMA_VERSION,
 };
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// A set of anomalies, as a bit set over their codes (no allocation).
@@ -372,6 +373,8 @@ pub struct TupleAggregator {
     rdata: String,
     bailiwick: String,
     owner: String,
+    qname: String,
+    zone: String,
     seen: u64,
 }
 
@@ -395,6 +398,12 @@ impl TupleAggregator {
 
     /// Adds every record (class IN, OPT excluded) of a response. Returns the number of records
     /// added.
+    ///
+    /// Bailiwick: answers are tagged with the question name they answer (an answer for a name
+    /// other than the one asked, outside a CNAME chain, stands out); authority and additional
+    /// records with the zone of the server that sent them, estimated as the longest NS or SOA
+    /// owner in the authority section that encloses the question name, or else the question
+    /// name's parent.
     pub fn add_response(
         &mut self,
         msg: &[u8],
@@ -409,20 +418,29 @@ impl TupleAggregator {
             return 0;
         }
         // Bailiwick: the longest NS or SOA owner in authority that encloses the question name;
-        // otherwise the question name's parent.
-        let mut qname = String::new();
-        let mut best: Option<String> = None;
+        // otherwise the question name's parent. Scratch strings are reused across messages.
+        let Self {
+            qname,
+            zone,
+            bailiwick,
+            ..
+        } = self;
+        qname.clear();
+        bailiwick.clear();
+        let mut found = false;
         let bailiwick_pass = scan(msg, name, |entry, owner| match entry {
             Entry::Question(_) if qname.is_empty() => {
-                owner.write_presentation(&mut qname, true);
+                owner.write_presentation(qname, true);
             }
             Entry::Record(r)
                 if r.section == Section::Authority && (r.rtype == 2 || r.rtype == 6) =>
             {
-                let mut o = String::new();
-                owner.write_presentation(&mut o, true);
-                if encloses(&o, &qname) && best.as_ref().is_none_or(|b| o.len() > b.len()) {
-                    best = Some(o);
+                zone.clear();
+                owner.write_presentation(zone, true);
+                if encloses(zone, qname) && (!found || zone.len() > bailiwick.len()) {
+                    found = true;
+                    bailiwick.clear();
+                    bailiwick.push_str(zone);
                 }
             }
             _ => {}
@@ -430,10 +448,8 @@ impl TupleAggregator {
         if bailiwick_pass.is_none() || qname.is_empty() {
             return 0;
         }
-        self.bailiwick.clear();
-        match best {
-            Some(b) => self.bailiwick.push_str(&b),
-            None => self.bailiwick.push_str(parent(&qname)),
+        if !found {
+            bailiwick.push_str(parent(qname));
         }
         let mut added = 0;
         let Self {
@@ -442,6 +458,7 @@ impl TupleAggregator {
             rdata,
             bailiwick,
             owner: owner_buf,
+            qname,
             ..
         } = self;
         scan(msg, name, |entry, owner| {
@@ -460,9 +477,15 @@ impl TupleAggregator {
             key.clear();
             key.push(char::from(b'0' + r.section.code()));
             key.push(SEP);
-            key.push_str(&r.rtype.to_string());
+            let _ = write!(key, "{}", r.rtype);
             key.push(SEP);
-            key.push_str(bailiwick);
+            // Answers are tagged with the question they answer; authority and additional
+            // records with the estimated zone of the server that sent them.
+            key.push_str(if r.section == Section::Answer {
+                qname.as_str()
+            } else {
+                bailiwick
+            });
             key.push(SEP);
             key.push_str(owner_buf);
             key.push(SEP);

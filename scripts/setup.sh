@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages dnsward needs to build and run on Debian 12 (run as root, or with
+# sudo available). Idempotent.
+set -euo pipefail
+packages=(build-essential pkg-config libpcap-dev libclang-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install Rust first (https://rustup.rs), then run this again" >&2
+  exit 1
+fi

@@ -1,0 +1,268 @@
+//! `dnsward run` and `dnsward query`.
+
+use crate::config::StatsFormat;
+use crate::timeparse::parse_time;
+use crate::{QueryArgs, RunArgs};
+use anyhow::{bail, Context, Result};
+use crossbeam_channel::{bounded, RecvTimeoutError};
+use sensor::capture::{default_bpf, LiveOptions};
+use sensor::pipeline::{Input, Merger, Progress, WorkerOutput};
+use sensor::stats::StatsReport;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where `--emit json[=PATH]` writes.
+fn emit_target(spec: &str) -> Result<Box<dyn Write + Send>> {
+    let path = match spec.split_once('=') {
+        None if spec == "json" => "-",
+        Some(("json", path)) => path,
+        _ => bail!("--emit takes json or json=PATH, not {spec:?}"),
+    };
+    if path == "-" {
+        return Ok(Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        )));
+    }
+    let file = std::fs::File::create(path).with_context(|| format!("creating {path}"))?;
+    Ok(Box::new(std::io::BufWriter::with_capacity(1 << 16, file)))
+}
+
+/// Writes observations as JSON lines; the first write error stops further writes.
+struct Emitter {
+    writer: Option<Box<dyn Write + Send>>,
+    error: Option<std::io::Error>,
+}
+
+impl Emitter {
+    fn write(&mut self, obs: &schemas::Observation) {
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
+        if self.error.is_some() {
+            return;
+        }
+        let result = serde_json::to_writer(&mut *w, obs)
+            .map_err(std::io::Error::from)
+            .and_then(|()| w.write_all(b"\n"));
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(w) = self.writer.as_mut() {
+            if let Err(e) = w.flush() {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+}
+
+fn print_stats(format: StatsFormat, report: &StatsReport, store: Option<&str>) {
+    let mut err = std::io::stderr().lock();
+    match format {
+        StatsFormat::Text => {
+            let _ = write!(err, "{}", report.to_text());
+            if let Some(s) = store {
+                let _ = writeln!(err, "{s}");
+            }
+        }
+        StatsFormat::Json => {
+            let mut value = serde_json::to_value(report).unwrap_or_default();
+            if let (Some(obj), Some(s)) = (value.as_object_mut(), store) {
+                obj.insert("store".to_owned(), serde_json::Value::String(s.to_owned()));
+            }
+            let _ = writeln!(err, "{value}");
+        }
+    }
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let config = args.config()?;
+    let mut sensor_config = config.sensor();
+    let mut emit = Emitter {
+        writer: args.emit.as_deref().map(emit_target).transpose()?,
+        error: None,
+    };
+    sensor_config.emit_observations = emit.writer.is_some();
+    sensor_config.collect_tuples = !args.no_store;
+    let input = match (&args.interface, args.pcap.is_empty()) {
+        (Some(interface), _) => Input::Live(LiveOptions {
+            interface: interface.clone(),
+            bpf: if config.capture.bpf.is_empty() {
+                default_bpf(&config.ports)
+            } else {
+                config.capture.bpf.clone()
+            },
+            buffer_bytes: i32::try_from(config.capture.buffer_bytes).unwrap_or(i32::MAX),
+            snaplen: i32::try_from(config.capture.snaplen_bytes).unwrap_or(i32::MAX),
+        }),
+        (None, false) => Input::Files(args.pcap.clone()),
+        (None, true) => bail!("nothing to read: give --pcap FILE... or --interface IFACE"),
+    };
+    let live = matches!(input, Input::Live(_));
+
+    let store = if args.no_store {
+        None
+    } else {
+        let path = &config.store.db_path;
+        let store = analyzer::store::Store::open(path)
+            .with_context(|| format!("opening store {}", path.display()))?;
+        let (tx, rx) = bounded(64);
+        let writer_config = analyzer::store::writer::WriterConfig {
+            flush_interval: Duration::from_secs(config.store.flush_interval_secs.max(1)),
+            ..Default::default()
+        };
+        let writer =
+            analyzer::store::writer::StoreWriter::spawn(Arc::new(store), rx, writer_config)
+                .context("starting the store writer")?;
+        Some((tx, writer))
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).context("installing signal handler")?;
+    }
+    let workers = sensor_config.workers.max(1);
+    let (out_tx, out_rx) = bounded::<WorkerOutput>(workers * 16);
+    let progress = Arc::new(Progress::default());
+    let sensor_thread = {
+        let stop = stop.clone();
+        let progress = progress.clone();
+        let sc = sensor_config.clone();
+        std::thread::Builder::new()
+            .name("dnsward-capture".to_owned())
+            .spawn(move || sensor::pipeline::run(&sc, input, stop, out_tx, progress))
+            .context("starting the capture thread")?
+    };
+
+    let mut merger = Merger::new(workers);
+    let started = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut last_stats = Instant::now();
+    let show_progress = !args.quiet && !live;
+    let stderr_tty = std::io::stderr().is_terminal();
+    loop {
+        match out_rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(mut output) => {
+                let tuples = std::mem::take(&mut output.tuples);
+                merger.push(&mut output, |obs| emit.write(&obs));
+                if let Some((tx, _)) = &store {
+                    if !tuples.is_empty() && tx.send(tuples).is_err() {
+                        bail!("the store writer stopped");
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if show_progress && last_progress.elapsed() >= Duration::from_secs(2) {
+            last_progress = Instant::now();
+            let (c, w) = progress.snapshot();
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            let line = format!(
+                "progress: {} frames, {} DNS messages, {:.0} frames/s",
+                c.frames,
+                w.messages,
+                c.frames as f64 / secs
+            );
+            if stderr_tty {
+                eprint!("\r{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+        if live
+            && config.stats.interval_secs > 0
+            && last_stats.elapsed() >= Duration::from_secs(config.stats.interval_secs)
+        {
+            last_stats = Instant::now();
+            let (c, w) = progress.snapshot();
+            print_stats(config.stats.format, &StatsReport::new(c, &w), None);
+        }
+        if emit.error.is_some() {
+            // stdout closed or disk full: stop capturing, flush what we have.
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+    merger.finish(|obs| emit.write(&obs));
+    if show_progress && stderr_tty {
+        eprintln!();
+    }
+    emit.flush();
+    let report = sensor_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the capture thread panicked"))??;
+    let store_line = match store {
+        Some((tx, writer)) => {
+            drop(tx);
+            let w = writer.join().context("flushing the store")?;
+            let p = sensor::stats::Percentiles::of(&w.flush_latency_us);
+            Some(format!(
+                "store: tuples_received={} tuples_rejected={} records_written={} index_entries_written={} flushes={} bytes_written={} corrupt_values_replaced={} flush_latency_us_p50={} flush_latency_us_max={}",
+                w.tuples_received, w.tuples_rejected, w.unique_keys_written, w.index_entries_written,
+                w.flushes, w.bytes_written, w.corrupt_values_replaced, p.p50, p.max
+            ))
+        }
+        None => None,
+    };
+    let stats = StatsReport::new(report.capture, &report.workers);
+    print_stats(config.stats.format, &stats, store_line.as_deref());
+    if let Some(e) = emit.error {
+        return Err(anyhow::Error::from(e).context("writing observations"));
+    }
+    if let Some(e) = report.error {
+        return Err(anyhow::Error::from(e)
+            .context("capture stopped early; everything before it was processed"));
+    }
+    Ok(())
+}
+
+pub fn query(args: &QueryArgs) -> Result<()> {
+    use analyzer::query::{cof_line, format_table, Filter, NamePattern, RdataQuery};
+    let rrtype = match &args.rtype {
+        Some(t) => Some(
+            schemas::rrtype::parse_type(t).with_context(|| format!("unknown record type {t:?}"))?,
+        ),
+        None => None,
+    };
+    let time = |t: &Option<String>, what: &str| -> Result<Option<u64>> {
+        t.as_deref()
+            .map(|s| {
+                parse_time(s).with_context(|| {
+                    format!("--{what} {s:?}: give Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+                })
+            })
+            .transpose()
+    };
+    let filter = Filter {
+        rrtype,
+        since: time(&args.since, "since")?,
+        until: time(&args.until, "until")?,
+        strict: args.strict,
+    };
+    filter.validate()?;
+    let store = analyzer::store::Store::open_read_only(&args.db)
+        .with_context(|| format!("opening store {}", args.db.display()))?;
+    let outcome = match (&args.name, &args.rdata) {
+        (_, Some(rdata)) => store.query_rdata(&RdataQuery::parse(rdata)?, &filter)?,
+        (Some(name), None) => store.query_name(&NamePattern::parse(name)?, &filter)?,
+        (None, None) => bail!("give a NAME, *.SUFFIX or --rdata VALUE"),
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        for r in &outcome.records {
+            writeln!(out, "{}", cof_line(&r.to_cof()))?;
+        }
+    } else {
+        write!(out, "{}", format_table(&outcome.records))?;
+    }
+    out.flush()?;
+    for d in &outcome.damaged {
+        eprintln!("dnsward: skipped a damaged store entry: {}", d.error);
+    }
+    Ok(())
+}
