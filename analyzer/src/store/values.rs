@@ -409,4 +409,29 @@ mod tests {
         assert!(decode_format_version(&[]).is_err());
         assert!(decode_format_version(&[1, 0]).is_err());
     }
+
+    #[test]
+    fn store_decoders_never_panic_on_arbitrary_bytes() {
+        // Deterministic xorshift noise, plus noise behind a valid version byte and a valid seal,
+        // so that decoding gets past the first checks.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..20_000 {
+            let len = (next() % 96) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 2 == 0 {
+                bytes.insert(0, PDNS_VALUE_VERSION);
+                bytes = seal(bytes);
+            }
+            let _ = PdnsValue::decode(&bytes);
+            let _ = decode_format_version(&bytes);
+            let _ = crate::store::keys::PdnsKey::decode(&bytes);
+            let _ = crate::store::keys::decode_index_key(&bytes);
+        }
+    }
 }
