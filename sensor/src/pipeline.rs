@@ -699,14 +699,13 @@ impl Decoder {
                     None,
                     lower,
                 );
-                let mut messages: Vec<Vec<u8>> = Vec::new();
-                self.tcp
-                    .push(slot.time_ns, key, seq, syn, fin, rst, payload, |m| {
-                        messages.push(m.to_vec())
-                    });
-                for m in messages {
-                    self.message(&m, &ctx, slot.seq, observations);
-                }
+                // The table is moved out while it delivers, so messages are decoded in place
+                // (no copy per message).
+                let mut tcp = std::mem::take(&mut self.tcp);
+                tcp.push(slot.time_ns, key, seq, syn, fin, rst, payload, |m| {
+                    self.message(m, &ctx, slot.seq, observations)
+                });
+                self.tcp = tcp;
             }
             FrameTransport::IcmpQuoted {
                 src_port,
