@@ -2,7 +2,7 @@
 //!
 //! `/work/shared/pcaps/golden/FILE.tsv` is what tshark 4.0 decodes of every frame that carries
 //! DNS in `FILE` (see `make-golden.sh` there for the columns). For every capture, every DNS
-//! message tshark decodes must come out of `dnsward run` with the same addresses and ports,
+//! message tshark decodes must come out of `dnsward run` with the same time, addresses and ports,
 //! transaction id, header flags, section counts, questions (name, type, class) and records of
 //! all three sections (owner, type, TTL; rdata for A, AAAA, MX, NS, CNAME and SOA mname and
 //! serial), and an OPT record in tshark must show up as `edns`.
@@ -143,6 +143,19 @@ fn parse_number(text: &str) -> Option<u64> {
 fn parse_ttl(text: &str) -> Option<u32> {
     let v: i64 = text.parse().ok()?;
     u32::try_from(v.rem_euclid(1 << 32)).ok()
+}
+
+/// `frame.time_epoch` (seconds with up to nine decimals) in nanoseconds.
+fn parse_epoch_ns(text: &str) -> Option<u64> {
+    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_ns: u64 = format!("{frac:0<9}").parse().ok()?;
+    secs.parse::<u64>()
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(frac_ns)
 }
 
 /// A boolean flag as tshark prints it (`1`/`0`, or `True`/`False`).
@@ -611,6 +624,10 @@ fn compare_addresses(row: &Row, observations: &[&Observation], report: &mut Fram
         .enumerate()
         .take(row.list("dns.id").len())
     {
+        let time = row.get("frame.time_epoch");
+        if !time.is_empty() {
+            report.check(i, "time_ns", time, parse_epoch_ns, obs.time_ns);
+        }
         if let (Some(s), Some(d)) = (src.last(), dst.last()) {
             report.check(i, "src_ip", s, ip, obs.src_ip);
             report.check(i, "dst_ip", d, ip, obs.dst_ip);
@@ -1275,6 +1292,24 @@ fn check_capture(capture: &Path) -> CaptureResult {
     result
 }
 
+/// `answers[3].ttl` becomes `answers[*].ttl`, to count findings by field.
+fn fold_indexes(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut in_index = false;
+    for c in field.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push_str("[*]");
+            }
+            ']' => in_index = false,
+            _ if in_index => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Renders the report: a table per capture, then the findings (all of them, or the first
 /// [`SHOWN_PER_CAPTURE`] of each capture).
 fn render_report(results: &[CaptureResult], stale: &[&Accepted], all: bool) -> String {
@@ -1329,7 +1364,21 @@ fn render_report(results: &[CaptureResult], stale: &[&Accepted], all: bool) -> S
             let _ = writeln!(out, "{}", f.render());
         }
         if r.findings.len() > shown {
-            let _ = writeln!(out, "... and {} more", r.findings.len() - shown);
+            let _ = writeln!(
+                out,
+                "... and {} more; all of them by field:",
+                r.findings.len() - shown
+            );
+            // Every finding is still accounted for: counted by kind and field, indexes folded.
+            let mut by_field: BTreeMap<(Kind, String), usize> = BTreeMap::new();
+            for f in &r.findings {
+                *by_field
+                    .entry((f.kind, fold_indexes(&f.field)))
+                    .or_default() += 1;
+            }
+            for ((kind, field), n) in by_field {
+                let _ = writeln!(out, "    {n:>7} {kind:?} {field}");
+            }
         }
         for (f, reason) in &r.accepted {
             let _ = writeln!(out, "accepted {} -- tshark is wrong: {reason}", f.render());
@@ -1602,6 +1651,7 @@ fn sample_row() -> Row {
         6,
         &[
             ("frame.number", "6"),
+            ("frame.time_epoch", "1591780863.973180000"),
             ("ip.src", "209.87.249.18"),
             ("ip.dst", "192.168.1.11"),
             ("tcp.srcport", "53"),
@@ -1625,7 +1675,10 @@ fn sample_row() -> Row {
             ("dns.qry.class", "0x0001"),
             (
                 "dns.resp.name",
-                "www.tcpdump.org,www.tcpdump.org,tcpdump.org,tcpdump.org,<Root>,a\\001,b.tcpdump.org,sns.cooperix.net",
+                concat!(
+                    "www.tcpdump.org,www.tcpdump.org,tcpdump.org,tcpdump.org,<Root>,",
+                    "a\\001,b.tcpdump.org,sns.cooperix.net"
+                ),
             ),
             ("dns.resp.type", "1,1,2,2,41,28,15"),
             ("dns.resp.ttl", "60,60,86400,86400,7200,300"),
@@ -1705,8 +1758,8 @@ fn comparison_of_an_agreeing_frame_finds_nothing() {
     let compared = compare_frame(&sample_row(), &[&obs], &mut findings);
     let text: Vec<String> = findings.iter().map(Finding::render).collect();
     assert!(findings.is_empty(), "{text:#?}");
-    // Addresses and ports 4, header 14, question 3, six records 18, EDNS 1, rdata 7.
-    assert!(compared >= 47, "only {compared} values compared");
+    // Time, addresses and ports 5, header 14, question 3, six records 18, EDNS 1, rdata 7.
+    assert!(compared >= 48, "only {compared} values compared");
 }
 
 #[test]
@@ -1889,6 +1942,12 @@ fn tshark_numbers_ttls_and_flags_parse() {
     assert_eq!(parse_number("28"), Some(28));
     assert_eq!(parse_ttl("4294967295"), Some(u32::MAX));
     assert_eq!(parse_ttl("-1"), Some(u32::MAX));
+    assert_eq!(
+        parse_epoch_ns("1300475168.853899000"),
+        Some(1_300_475_168_853_899_000)
+    );
+    assert_eq!(parse_epoch_ns("1.5"), Some(1_500_000_000));
+    assert_eq!(parse_epoch_ns("7"), Some(7_000_000_000));
     assert_eq!(parse_flag("1"), Some(true));
     assert_eq!(parse_flag(""), None);
     assert_eq!(rdata_fields("a\\032b c  d"), ["a\\032b", "c", "d"]);
@@ -1897,6 +1956,10 @@ fn tshark_numbers_ttls_and_flags_parse() {
     assert_eq!(
         decode_type_bitmap(&[0, 1, 0x40, 1, 1, 0x80]),
         Some(vec![1, 256])
+    );
+    assert_eq!(
+        fold_indexes("answers[12].rdata.exchange"),
+        "answers[*].rdata.exchange"
     );
     assert!(is_icmp_quote(&row(
         1,
