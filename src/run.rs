@@ -61,19 +61,47 @@ impl Emitter {
     }
 }
 
-fn print_stats(format: StatsFormat, report: &StatsReport, store: Option<&str>) {
+/// The store writer's counters, for the stats output.
+#[derive(Debug, serde::Serialize)]
+struct StoreReport {
+    tuples_received: u64,
+    tuples_rejected: u64,
+    records_written: u64,
+    index_entries_written: u64,
+    flushes: u64,
+    batches: u64,
+    bytes_written: u64,
+    corrupt_values_replaced: u64,
+    flush_latency_us: sensor::stats::Percentiles,
+}
+
+fn print_stats(format: StatsFormat, report: &StatsReport, store: Option<&StoreReport>) {
     let mut err = std::io::stderr().lock();
     match format {
         StatsFormat::Text => {
             let _ = write!(err, "{}", report.to_text());
             if let Some(s) = store {
-                let _ = writeln!(err, "{s}");
+                let _ = writeln!(
+                    err,
+                    "store: tuples_received={} tuples_rejected={} records_written={} index_entries_written={} flushes={} batches={} bytes_written={} corrupt_values_replaced={}",
+                    s.tuples_received, s.tuples_rejected, s.records_written, s.index_entries_written,
+                    s.flushes, s.batches, s.bytes_written, s.corrupt_values_replaced
+                );
+                let p = &s.flush_latency_us;
+                let _ = writeln!(
+                    err,
+                    "latency store_flush: n={} p50={}us p90={}us p99={}us max={}us",
+                    p.samples, p.p50, p.p90, p.p99, p.max
+                );
             }
         }
         StatsFormat::Json => {
             let mut value = serde_json::to_value(report).unwrap_or_default();
             if let (Some(obj), Some(s)) = (value.as_object_mut(), store) {
-                obj.insert("store".to_owned(), serde_json::Value::String(s.to_owned()));
+                obj.insert(
+                    "store".to_owned(),
+                    serde_json::to_value(s).unwrap_or_default(),
+                );
             }
             let _ = writeln!(err, "{value}");
         }
@@ -196,21 +224,26 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let report = sensor_thread
         .join()
         .map_err(|_| anyhow::anyhow!("the capture thread panicked"))??;
-    let store_line = match store {
+    let store_report = match store {
         Some((tx, writer)) => {
             drop(tx);
             let w = writer.join().context("flushing the store")?;
-            let p = sensor::stats::Percentiles::of(&w.flush_latency_us);
-            Some(format!(
-                "store: tuples_received={} tuples_rejected={} records_written={} index_entries_written={} flushes={} bytes_written={} corrupt_values_replaced={} flush_latency_us_p50={} flush_latency_us_max={}",
-                w.tuples_received, w.tuples_rejected, w.unique_keys_written, w.index_entries_written,
-                w.flushes, w.bytes_written, w.corrupt_values_replaced, p.p50, p.max
-            ))
+            Some(StoreReport {
+                tuples_received: w.tuples_received,
+                tuples_rejected: w.tuples_rejected,
+                records_written: w.unique_keys_written,
+                index_entries_written: w.index_entries_written,
+                flushes: w.flushes,
+                batches: w.batches,
+                bytes_written: w.bytes_written,
+                corrupt_values_replaced: w.corrupt_values_replaced,
+                flush_latency_us: sensor::stats::Percentiles::of(&w.flush_latency_us),
+            })
         }
         None => None,
     };
     let stats = StatsReport::new(report.capture, &report.workers);
-    print_stats(config.stats.format, &stats, store_line.as_deref());
+    print_stats(config.stats.format, &stats, store_report.as_ref());
     if let Some(e) = emit.error {
         return Err(anyhow::Error::from(e).context("writing observations"));
     }

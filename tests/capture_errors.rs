@@ -1,6 +1,15 @@
 //! Bad and truncated capture files: the error names the file, the frame and the byte offset, and
 //! everything before the damage is still processed.
 
+// Test helpers outside #[test] functions are not covered by clippy.toml's allow-in-tests
+// settings; a panic here is a failed test, not a crash on input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,15 @@
 //! QinQ tags) is rewritten frame by frame into Linux cooked v1 and v2, raw IP, IPv4/IPv6 link
 //! types and BSD loopback, and each copy must give exactly the observations of the original.
 
+// Test helpers outside #[test] functions are not covered by clippy.toml's allow-in-tests
+// settings; a panic here is a failed test, not a crash on input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::Path;
 use std::process::Command;
 
