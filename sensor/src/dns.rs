@@ -17,7 +17,8 @@
 //! Pointer rules (termination by construction): a pointer must point strictly before its own
 //! position ([`Anomaly::ForwardPointer`] otherwise), and every pointer in a chain must point
 //! strictly before the previous pointer's target ([`Anomaly::CompressionLoop`] otherwise), so a
-//! chain visits strictly decreasing offsets and ends.
+//! chain visits strictly decreasing offsets and ends; it is also cut after
+//! [`MAX_POINTER_HOPS`] pointers ([`Anomaly::CompressionLoop`]), which bounds the work per name.
 
 use hickory_proto::rr::{RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, Restrict};
@@ -34,6 +35,10 @@ pub const MAX_LABEL_LEN: usize = 63;
 pub const RECORD_FIXED_LEN: usize = 10;
 /// The OPT pseudo-record type (RFC 6891 section 6.1.1).
 pub const TYPE_OPT: u16 = 41;
+/// Most compression pointers followed in one name: every label but the last costs at least two
+/// of the 255 octets, and no sane encoder points at a pointer (miekg/dns `maxCompressionPointers`,
+/// the same value). Without it a 64 KiB message of pointer chains costs ~10^8 hops to decode.
+pub const MAX_POINTER_HOPS: usize = MAX_NAME_LEN.div_ceil(2) - 2;
 
 /// The fixed 12-byte DNS header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,6 +298,7 @@ pub fn decode_name(msg: &[u8], pos: usize, out: &mut NameBuf) -> Result<usize, A
     let mut end: Option<usize> = None;
     // Every pointer must point before the previous target; the first before itself.
     let mut limit = usize::MAX;
+    let mut hops = 0usize;
     loop {
         let &len = msg.get(cursor).ok_or(Anomaly::LabelOverrun)?;
         match len & 0xc0 {
@@ -315,7 +321,8 @@ pub fn decode_name(msg: &[u8], pos: usize, out: &mut NameBuf) -> Result<usize, A
                 if target >= cursor {
                     return Err(Anomaly::ForwardPointer);
                 }
-                if target >= limit {
+                hops += 1;
+                if target >= limit || hops > MAX_POINTER_HOPS {
                     return Err(Anomaly::CompressionLoop);
                 }
                 limit = target;

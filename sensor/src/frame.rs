@@ -257,7 +257,7 @@ pub fn decode_ip(ip: &[u8]) -> Result<Frame<'_>, Skip> {
 
 /// `follow_icmp`: look inside ICMP errors (one level only: a quote inside a quote is skipped).
 fn decode_ip_inner(ip: &[u8], follow_icmp: bool) -> Result<Frame<'_>, Skip> {
-    let (slice, _ext_error) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::BadIp)?;
+    let (slice, ext_error) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::BadIp)?;
     let payload = slice.payload();
     let (meta, fragment) = match &slice {
         LaxIpSlice::Ipv4(v4) => {
@@ -282,7 +282,14 @@ fn decode_ip_inner(ip: &[u8], follow_icmp: bool) -> Result<Frame<'_>, Skip> {
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
             let mut frag = None;
-            for ext in v6.extensions().clone().into_iter() {
+            // etherparse 0.21's extension iterator trusts the chain to end in a non-extension
+            // header; when lax slicing stopped at a bad header it reads past the slice (unsafe
+            // `get_unchecked`). The payload then starts at that bad header: not UDP or TCP.
+            let extensions = match ext_error {
+                None => v6.extensions().clone(),
+                Some(_) => etherparse::Ipv6ExtensionsSlice::default(),
+            };
+            for ext in extensions {
                 if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
                     if f.is_fragmenting_payload() {
                         frag = Some((
