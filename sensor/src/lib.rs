@@ -3,8 +3,8 @@
 //! The modules follow the pipeline:
 //! [`capture`] (libpcap files and interfaces) → [`frame`] (link, IP, UDP/TCP) →
 //! [`defrag`] (IP fragments) and [`tcp`] (DNS over TCP streams) → [`dns`] (a checked, lazy view of
-//! a DNS message) → [`observe`] (owned [`schemas::Observation`]s and aggregated passive-DNS
-//! tuples). [`pipeline`] runs them on threads; [`stats`] counts everything.
+//! a DNS message) → [`observe`] (owned [`schemas::Observation`]s) and [`aggregate`] (passive-DNS
+//! tuples aggregated in memory). [`pipeline`] runs them on threads; [`stats`] counts everything.
 //!
 //! ```
 //! use sensor::dns::{DnsHeader, RecordWalker, Entry};
@@ -17,6 +17,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod aggregate;
 pub mod capture;
 pub mod defrag;
 pub mod dns;

@@ -1,5 +1,5 @@
-//! From a DNS message and its packet context to owned values: [`Observation`]s and aggregated
-//! passive-DNS tuples ([`TupleAggregator`]).
+//! From a DNS message and its packet context to owned values: [`Observation`]s (and, through
+//! [`TupleAggregator`], aggregated passive-DNS tuples).
 //!
 //! [`scan`] walks a message once, decoding every name, and collects its anomalies; the builders
 //! below reuse the same walk. Owned strings are only built for what leaves the sensor.
@@ -11,12 +11,11 @@ use crate::dns::{
 use crate::frame::IpMeta;
 use schemas::{
     Anomaly, CaptureSource, ClientSubnet, DnsFlags, DnsName, Edns, EdnsOption, FragmentEvidence,
-    Observation, PdnsTuple, Question, Record, Section, SectionCounts, Transport,
-    OBSERVATION_SCHEMA_VERSION,
+    Observation, Question, Record, Section, SectionCounts, Transport, OBSERVATION_SCHEMA_VERSION,
 };
-use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
+
+pub use crate::aggregate::TupleAggregator;
 
 /// A set of anomalies, as a bit set over their codes (no allocation).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -355,227 +354,9 @@ fn decode_client_subnet(data: &[u8]) -> Option<ClientSubnet> {
     })
 }
 
-/// Aggregate of one tuple inside a flush interval.
-#[derive(Debug, Clone, Copy)]
-struct Aggregate {
-    first_ns: u64,
-    last_ns: u64,
-    count: u64,
-}
-
-/// Aggregates passive-DNS tuples from responses in memory, so the store sees unique tuples.
-///
-/// Keys are built in a reused buffer: a tuple already present costs no allocation.
-#[derive(Debug, Default)]
-pub struct TupleAggregator {
-    map: HashMap<String, Aggregate>,
-    key: String,
-    rdata: String,
-    bailiwick: String,
-    owner: String,
-    qname: String,
-    zone: String,
-    seen: u64,
-}
-
-const SEP: char = '\u{0}';
-
-impl TupleAggregator {
-    /// Unique tuples held.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether no tuple is held.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// Record observations added since the last drain.
-    pub fn seen(&self) -> u64 {
-        self.seen
-    }
-
-    /// Adds every record (class IN, OPT excluded) of a response. Returns the number of records
-    /// added.
-    ///
-    /// Bailiwick: answers are tagged with the question name they answer (an answer for a name
-    /// other than the one asked, outside a CNAME chain, stands out); authority and additional
-    /// records with the zone of the server that sent them, estimated as the longest NS or SOA
-    /// owner in the authority section that encloses the question name, or else the question
-    /// name's parent.
-    pub fn add_response(
-        &mut self,
-        msg: &[u8],
-        time_ns: u64,
-        name: &mut NameBuf,
-        rdata_name: &mut NameBuf,
-    ) -> u64 {
-        let Some(header) = DnsHeader::decode(msg) else {
-            return 0;
-        };
-        if !header.is_response() {
-            return 0;
-        }
-        // Bailiwick: the longest NS or SOA owner in authority that encloses the question name;
-        // otherwise the question name's parent. Scratch strings are reused across messages.
-        let Self {
-            qname,
-            zone,
-            bailiwick,
-            ..
-        } = self;
-        qname.clear();
-        bailiwick.clear();
-        let mut found = false;
-        let bailiwick_pass = scan(msg, name, |entry, owner| match entry {
-            Entry::Question(_) if qname.is_empty() => {
-                owner.write_presentation(qname, true);
-            }
-            Entry::Record(r)
-                if r.section == Section::Authority && (r.rtype == 2 || r.rtype == 6) =>
-            {
-                zone.clear();
-                owner.write_presentation(zone, true);
-                if encloses(zone, qname) && (!found || zone.len() > bailiwick.len()) {
-                    found = true;
-                    bailiwick.clear();
-                    bailiwick.push_str(zone);
-                }
-            }
-            _ => {}
-        });
-        if bailiwick_pass.is_none() || qname.is_empty() {
-            return 0;
-        }
-        if !found {
-            bailiwick.push_str(parent(qname));
-        }
-        let mut added = 0;
-        let Self {
-            map,
-            key,
-            rdata,
-            bailiwick,
-            owner: owner_buf,
-            qname,
-            ..
-        } = self;
-        scan(msg, name, |entry, owner| {
-            let Entry::Record(r) = entry else {
-                return;
-            };
-            if r.rtype == TYPE_OPT || r.class != 1 {
-                return;
-            }
-            rdata.clear();
-            if render_rdata(msg, r, rdata_name, true, rdata).is_err() {
-                return;
-            }
-            owner_buf.clear();
-            owner.write_presentation(owner_buf, true);
-            key.clear();
-            key.push(char::from(b'0' + r.section.code()));
-            key.push(SEP);
-            let _ = write!(key, "{}", r.rtype);
-            key.push(SEP);
-            // Answers are tagged with the question they answer; authority and additional
-            // records with the estimated zone of the server that sent them.
-            key.push_str(if r.section == Section::Answer {
-                qname.as_str()
-            } else {
-                bailiwick
-            });
-            key.push(SEP);
-            key.push_str(owner_buf);
-            key.push(SEP);
-            key.push_str(rdata);
-            added += 1;
-            if let Some(agg) = map.get_mut(key.as_str()) {
-                agg.first_ns = agg.first_ns.min(time_ns);
-                agg.last_ns = agg.last_ns.max(time_ns);
-                agg.count += 1;
-            } else {
-                map.insert(
-                    key.clone(),
-                    Aggregate {
-                        first_ns: time_ns,
-                        last_ns: time_ns,
-                        count: 1,
-                    },
-                );
-            }
-        });
-        self.seen += added;
-        added
-    }
-
-    /// Takes every aggregated tuple out.
-    pub fn drain(&mut self, sensor_id: &str) -> Vec<PdnsTuple> {
-        self.seen = 0;
-        let mut out = Vec::with_capacity(self.map.len());
-        for (key, agg) in self.map.drain() {
-            let mut parts = key.splitn(5, SEP);
-            let (Some(section), Some(rtype), Some(bailiwick), Some(rrname), Some(rdata)) = (
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-            ) else {
-                continue;
-            };
-            let section = section
-                .bytes()
-                .next()
-                .and_then(|c| Section::from_code(c.wrapping_sub(b'0')))
-                .unwrap_or(Section::Answer);
-            out.push(PdnsTuple {
-                rrname: rrname.to_owned(),
-                rrtype: rtype.parse().unwrap_or(0),
-                rdata: rdata.to_owned(),
-                section,
-                bailiwick: bailiwick.to_owned(),
-                time_first_ns: agg.first_ns,
-                time_last_ns: agg.last_ns,
-                count: agg.count,
-                sensor_id: sensor_id.to_owned(),
-            });
-        }
-        out
-    }
-}
-
-/// Whether `zone` is `name` or one of its ancestors (canonical presentation forms).
-fn encloses(zone: &str, name: &str) -> bool {
-    zone == "."
-        || zone == name
-        || (name.len() > zone.len()
-            && name.ends_with(zone)
-            && name.as_bytes().get(name.len() - zone.len() - 1) == Some(&b'.'))
-}
-
-/// The parent of a canonical name (`.` for a single label or the root).
-fn parent(name: &str) -> &str {
-    match name.split_once('.') {
-        Some((_, rest)) if !rest.is_empty() => rest,
-        _ => ".",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zone_enclosure_is_label_aligned() {
-        assert!(encloses("example.com", "www.example.com"));
-        assert!(encloses("example.com", "example.com"));
-        assert!(!encloses("ample.com", "www.example.com"));
-        assert!(encloses(".", "com"));
-        assert_eq!(parent("www.example.com"), "example.com");
-        assert_eq!(parent("com"), ".");
-    }
 
     #[test]
     fn anomaly_set_iterates_in_code_order() {

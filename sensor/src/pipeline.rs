@@ -841,7 +841,21 @@ impl Decoder {
         } else {
             self.stats.queries += 1;
         }
-        let Some(found) = scan(msg, &mut self.name, |_, _| {}) else {
+        // A quoted copy inside an ICMP error is evidence, not an answer to learn from.
+        let learn =
+            self.config.collect_tuples && header.is_response() && ctx.transport != Transport::Icmp;
+        // One walk serves both the anomaly count and (for responses) the aggregation.
+        let walked = if learn {
+            self.tuples
+                .add_response_scan(msg, ctx.time_ns, &mut self.name)
+                .map(|(found, added)| {
+                    self.stats.pdns_records += added;
+                    found
+                })
+        } else {
+            scan(msg, &mut self.name, |_, _| {})
+        };
+        let Some(found) = walked else {
             return;
         };
         let mut anomalies = found.anomalies;
@@ -873,12 +887,6 @@ impl Decoder {
                 self.stats.observations += 1;
                 observations.push((seq, obs));
             }
-        }
-        // A quoted copy inside an ICMP error is evidence, not an answer to learn from.
-        if self.config.collect_tuples && header.is_response() && ctx.transport != Transport::Icmp {
-            self.stats.pdns_records +=
-                self.tuples
-                    .add_response(msg, ctx.time_ns, &mut self.name, &mut self.rdata_name);
         }
     }
 }
