@@ -99,3 +99,79 @@ impl<W: Write> PcapWriter<W> {
         Ok(self.out)
     }
 }
+
+/// One record of a classic pcap file held in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PcapRecord<'a> {
+    /// Packet time, nanoseconds since the Unix epoch.
+    pub time_ns: u64,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// Captured bytes.
+    pub data: &'a [u8],
+}
+
+/// Reads back the records of a little-endian classic pcap file held in memory (what
+/// [`PcapWriter`] writes), so benchmarks can work on generated frames without libpcap.
+///
+/// Returns `None` if the global header is missing or has another magic; stops at the first
+/// record that is cut short.
+///
+/// ```
+/// use dnsward_benches::{pcap::records, PcapWriter, TimestampResolution};
+/// let mut out = Vec::new();
+/// let mut writer = PcapWriter::new(&mut out, TimestampResolution::Microseconds)?;
+/// writer.write_frame(1_767_225_600_000_001_000, &[7u8; 60])?;
+/// drop(writer);
+/// let read: Vec<_> = records(&out).into_iter().flatten().collect();
+/// assert_eq!(read.len(), 1);
+/// assert_eq!(read.first().map(|r| (r.time_ns, r.data.len())), Some((1_767_225_600_000_001_000, 60)));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn records(capture: &[u8]) -> Option<PcapRecords<'_>> {
+    let magic = le32(capture, 0)?;
+    let nanos = match magic {
+        MAGIC_MICROSECONDS => false,
+        MAGIC_NANOSECONDS => true,
+        _ => return None,
+    };
+    Some(PcapRecords {
+        rest: capture.get(24..)?,
+        nanos,
+    })
+}
+
+/// Iterator over the records of an in-memory pcap file; see [`records`].
+#[derive(Debug, Clone)]
+pub struct PcapRecords<'a> {
+    rest: &'a [u8],
+    nanos: bool,
+}
+
+impl<'a> Iterator for PcapRecords<'a> {
+    type Item = PcapRecord<'a>;
+
+    fn next(&mut self) -> Option<PcapRecord<'a>> {
+        let seconds = u64::from(le32(self.rest, 0)?);
+        let fraction = u64::from(le32(self.rest, 4)?);
+        let captured = usize::try_from(le32(self.rest, 8)?).ok()?;
+        let wire_len = le32(self.rest, 12)?;
+        let data = self.rest.get(16..16 + captured)?;
+        self.rest = self.rest.get(16 + captured..)?;
+        let fraction_ns = if self.nanos {
+            fraction
+        } else {
+            fraction * 1_000
+        };
+        Some(PcapRecord {
+            time_ns: seconds * 1_000_000_000 + fraction_ns,
+            wire_len,
+            data,
+        })
+    }
+}
+
+fn le32(bytes: &[u8], at: usize) -> Option<u32> {
+    let field: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(field))
+}
