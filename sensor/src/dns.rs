@@ -539,7 +539,9 @@ pub fn render_rdata(
         None => {
             render_with_hickory(msg, record, out);
             if lowercase && rdata_is_case_insensitive(record.rtype) {
-                out.get_mut(start_len..).map(|s| s.make_ascii_lowercase());
+                if let Some(tail) = out.get_mut(start_len..) {
+                    tail.make_ascii_lowercase();
+                }
             }
             Ok(())
         }
