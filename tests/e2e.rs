@@ -510,6 +510,59 @@ fn parse_cof(line: &str) -> Result<CofLine, String> {
 /// Queries every owner of an A, AAAA, MX or NS record and compares the store with the
 /// expected tuples (counts multiplied by `runs`). Returns the mismatches, one per line.
 fn compare_store(db: &Path, answers: &ExpectedMap, others: &ExpectedMap, runs: u64) -> Vec<String> {
+    compare_lines(answers, others, runs, |owner| query(db, &[owner]))
+}
+
+/// Like [`compare_store`], but fetches the lines of many owners at once: one `*.TLD` query per
+/// top-level label, plus exact queries for owners that are themselves top-level names. Used on
+/// every capture, where one query per owner would take minutes.
+fn compare_store_bulk(
+    db: &Path,
+    answers: &ExpectedMap,
+    others: &ExpectedMap,
+    runs: u64,
+) -> Vec<String> {
+    let owners: BTreeSet<&String> = answers.keys().chain(others.keys()).map(|k| &k.0).collect();
+    let mut by_owner: BTreeMap<String, Vec<CofLine>> = BTreeMap::new();
+    // The root (`.`) is asked for exactly; `*.` would list every name.
+    let tlds: BTreeSet<&str> = owners
+        .iter()
+        .map(|o| o.rsplit('.').next().unwrap_or(o))
+        .filter(|tld| !tld.is_empty())
+        .collect();
+    let mut lines = if owners.contains(&".".to_owned()) {
+        query(db, &["."])
+    } else {
+        Vec::new()
+    };
+    for tld in tlds {
+        lines.extend(query(db, &[&format!("*.{tld}")]));
+        if owners.contains(&tld.to_owned()) {
+            lines.extend(query(db, &[tld]));
+        }
+    }
+    for line in lines {
+        by_owner.entry(line.rrname.clone()).or_default().push(line);
+    }
+    let mut problems = compare_lines(answers, others, runs, |owner| {
+        by_owner.remove(owner).unwrap_or_default()
+    });
+    let wanted_types: BTreeSet<String> = TYPES_WITH_RDATA.iter().map(|&t| mnemonic(t)).collect();
+    for line in by_owner.into_values().flatten() {
+        if wanted_types.contains(&line.rrtype) {
+            problems.push(format!("unexpected tuple in the store: {line:?}"));
+        }
+    }
+    problems
+}
+
+/// Compares the lines `fetch` returns for each expected owner with the expected tuples.
+fn compare_lines(
+    answers: &ExpectedMap,
+    others: &ExpectedMap,
+    runs: u64,
+    mut fetch: impl FnMut(&str) -> Vec<CofLine>,
+) -> Vec<String> {
     let scale = |e: &Expected| Seen {
         count: e.seen.count * runs,
         ..e.seen
@@ -518,7 +571,7 @@ fn compare_store(db: &Path, answers: &ExpectedMap, others: &ExpectedMap, runs: u
     let owners: BTreeSet<&String> = answers.keys().chain(others.keys()).map(|k| &k.0).collect();
     let mut problems = Vec::new();
     for owner in owners {
-        let mut got: Vec<CofLine> = query(db, &[owner.as_str()])
+        let mut got: Vec<CofLine> = fetch(owner)
             .into_iter()
             .filter(|l| wanted_types.contains(&l.rrtype))
             .collect();
@@ -985,4 +1038,41 @@ fn sample_capture_stats_and_gmail_mx_match_tshark() {
         ));
     }
     assert_none("samples/sample.pcap", &problems);
+}
+
+/// Every capture in the shared directory: the same check as above (all A, AAAA, MX and NS
+/// tuples, and the number of responses), with the store read in bulk.
+#[test]
+fn every_shared_capture_store_holds_exactly_the_tuples_tshark_decodes() {
+    let test = "every_shared_capture_store_holds_exactly_the_tuples_tshark_decodes";
+    let Some(dir) = common::shared_pcaps(test) else {
+        return;
+    };
+    let mut problems = Vec::new();
+    for capture in common::captures(&dir) {
+        let name = common::file_name(&capture);
+        let responses = golden_responses(&capture);
+        let (answers, others) = expected_tuples(&responses);
+        let db = tempfile::tempdir().unwrap();
+        let stats = run_into(&[&capture], db.path());
+        let found = compare_store_bulk(db.path(), &answers, &others, 1);
+        eprintln!(
+            "{name}: {} responses, {} + {} tuples, {} mismatches",
+            responses.len(),
+            answers.len(),
+            others.len(),
+            found.len()
+        );
+        problems.extend(found.into_iter().map(|p| format!("{name}: {p}")));
+        let got = stats
+            .pointer("/responses")
+            .and_then(serde_json::Value::as_u64);
+        if got != Some(responses.len() as u64) {
+            problems.push(format!(
+                "{name}: stats responses: tshark shows {}, dnsward counted {got:?}",
+                responses.len()
+            ));
+        }
+    }
+    assert_none("every capture: store vs tshark", &problems);
 }
