@@ -967,6 +967,45 @@ fn time_fences_overlap_by_default_and_contain_with_strict_and_a_rerun_doubles_co
             ));
         }
     }
+    // The same fences written as RFC 3339 times and as dates.
+    let day_start = first - first % 86_400;
+    let text_cases = [
+        (rfc3339(last), rfc3339(last), false, true),
+        (rfc3339(last), rfc3339(last), true, false),
+        (rfc3339(first), rfc3339(last), true, true),
+        (rfc3339(first + 1), rfc3339(last), true, false),
+        (rfc3339(last + 1), rfc3339(last + 10), false, false),
+        (
+            date(day_start - 86_400),
+            date(day_start - 86_400),
+            false,
+            false,
+        ),
+    ];
+    for (since, until, strict, listed) in text_cases {
+        let mut args = vec![
+            key.0.as_str(),
+            "--type",
+            key.1.as_str(),
+            "--since",
+            since.as_str(),
+            "--until",
+            until.as_str(),
+        ];
+        if strict {
+            args.push("--strict");
+        }
+        let got = query(db.path(), &args)
+            .iter()
+            .any(|l| l.key() == key && l.seen == seen);
+        if got != listed {
+            problems.push(format!(
+                "query {args:?} for {key:?} seen {first}..={last}: expected {}, got {}",
+                if listed { "listed" } else { "not listed" },
+                if got { "listed" } else { "not listed" },
+            ));
+        }
+    }
     assert_none("time fences", &problems);
 
     // A second run into the same store (reopened after the first process ended) adds the same
@@ -976,6 +1015,39 @@ fn time_fences_overlap_by_default_and_contain_with_strict_and_a_rerun_doubles_co
         "dnscap__dns.pcap run twice: store vs tshark",
         &compare_store(db.path(), &answers, &others, 2),
     );
+}
+
+/// Unix seconds as an RFC 3339 UTC time (`2016-10-20T15:23:01Z`).
+fn rfc3339(secs: u64) -> String {
+    let (y, m, d) = civil_date(secs / 86_400);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// Unix seconds as a date (`2016-10-20`).
+fn date(secs: u64) -> String {
+    let (y, m, d) = civil_date(secs / 86_400);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 as (year, month, day), proleptic Gregorian (Howard Hinnant's
+/// `civil_from_days`, for days on or after the epoch).
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
 }
 
 /// The sample capture made by `dnsward-gen`, committed with the repository.
