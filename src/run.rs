@@ -173,8 +173,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut last_stats = Instant::now();
     let show_progress = !args.quiet && !live;
     let stderr_tty = std::io::stderr().is_terminal();
+    let mut announced = false;
     loop {
-        match out_rx.recv_timeout(Duration::from_millis(200)) {
+        if live && !announced && progress.capturing.load(Ordering::Acquire) {
+            announced = true;
+            if let Some(interface) = &args.interface {
+                eprintln!("dnsward: capturing on {interface}");
+            }
+        }
+        match out_rx.recv_timeout(Duration::from_millis(50)) {
             Ok(mut output) => {
                 let tuples = std::mem::take(&mut output.tuples);
                 merger.push(&mut output, |obs| emit.write(&obs));

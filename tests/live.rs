@@ -244,9 +244,16 @@ fn live_capture_on_loopback_stores_a_hand_built_exchange_and_stops_on_sigterm() 
         "--stats-interval-secs",
         "0",
     ]);
-    // No readiness signal is printed, so give it time to open the store and the interface; a
-    // failure to open the interface ends the process within that time.
-    if let Some(status) = run.wait_for(Duration::from_millis(1500)) {
+    // dnsward prints "capturing on lo" once the interface is open and filtering; a failure to
+    // open it ends the process instead.
+    let started = Instant::now();
+    while !run.stderr().contains("capturing on lo") && started.elapsed() < Duration::from_secs(30) {
+        if run.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(status) = run.wait_for(Duration::from_millis(100)) {
         let stderr = run.stderr();
         if !status.success() && is_permission_error(&stderr) {
             skip(test, &format!("opening lo was refused: {}", stderr.trim()));

@@ -233,8 +233,9 @@ impl std::fmt::Debug for LiveSource {
 }
 
 impl LiveSource {
-    /// Opens the interface: promiscuous, immediate mode, 100 ms read timeout (so a stop request
-    /// is seen on a quiet link).
+    /// Opens the interface: promiscuous, immediate mode, non-blocking (libpcap's read timeout is
+    /// not guaranteed to make a read return on every platform: on Linux `lo` it blocks forever
+    /// on a quiet link, and a stop request would never be seen).
     pub fn open(options: &LiveOptions) -> Result<LiveSource, Error> {
         let err = |e: pcap::Error| Error::Live {
             interface: options.interface.clone(),
@@ -249,6 +250,8 @@ impl LiveSource {
             .timeout(100)
             .precision(Precision::Nano)
             .open()
+            .map_err(err)?
+            .setnonblock()
             .map_err(err)?;
         capture.filter(&options.bpf, true).map_err(err)?;
         let linktype = capture.get_datalink().0;
@@ -270,7 +273,8 @@ impl LiveSource {
         &self.interface
     }
 
-    /// The next frame; `Ok(None)` when the read timed out with nothing to deliver.
+    /// The next frame; `Ok(None)` when nothing is waiting (the caller sleeps briefly, checks
+    /// for a stop request and flushes, then asks again).
     pub fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, Error> {
         match self.capture.next_packet() {
             Ok(p) => {

@@ -27,6 +27,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How long the live capture thread sleeps when the interface has nothing waiting (bounds the
+/// latency of stop requests and adds at most this much delay to the first packet after a lull).
+const IDLE_POLL: Duration = Duration::from_millis(2);
+
 /// Sensor settings.
 #[derive(Debug, Clone)]
 pub struct SensorConfig {
@@ -184,6 +188,8 @@ pub struct Progress {
     pub workers: Mutex<Vec<WorkerStats>>,
     /// Capture counters, refreshed about once a second.
     pub capture: Mutex<CaptureStats>,
+    /// Set once the live interface is open and filtering (frames sent after this are seen).
+    pub capturing: AtomicBool,
 }
 
 impl Progress {
@@ -405,6 +411,7 @@ pub fn run(
             Err(e) => error = Some(e),
             Ok(mut source) => {
                 let linktype = source.linktype();
+                progress.capturing.store(true, Ordering::Release);
                 let mut frame_no = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     match source.next_frame() {
@@ -417,7 +424,10 @@ pub fn run(
                             };
                             d.add(&f, 0, frame_no, linktype);
                         }
-                        Ok(None) => {}
+                        Ok(None) => {
+                            // Non-blocking handle with nothing waiting.
+                            std::thread::sleep(IDLE_POLL);
+                        }
                         Err(e) => {
                             error = Some(e);
                             break;
