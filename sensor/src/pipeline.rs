@@ -399,7 +399,7 @@ pub fn run(
                     }
                     // Reading the clock costs as much as decoding a frame header: look at it
                     // every 1,024 frames only.
-                    if d.seq % 1024 == 0 && last_progress.elapsed() >= Duration::from_secs(1) {
+                    if d.seq & 1023 == 0 && last_progress.elapsed() >= Duration::from_secs(1) {
                         last_progress = Instant::now();
                         if let Ok(mut c) = progress.capture.lock() {
                             *c = d.stats;
