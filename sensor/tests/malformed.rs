@@ -155,7 +155,7 @@ const GOOD_ANSWER: [u8; 16] = [
     0x00, 0x04, 192, 0, 2, 1, // RDLENGTH 4, 192.0.2.1
 ];
 
-/// The answer section and anomalies of an observation, for compact assertions.
+/// The anomalies an observation carries.
 fn anomalies_of(o: &Observation) -> Vec<Anomaly> {
     o.anomalies.clone()
 }
@@ -319,38 +319,26 @@ fn label_then_pointer_to_its_own_start_in_question_is_counted_as_compression_loo
     assert!(o.observations.is_empty());
 }
 
-/// A response whose answer owner at offset 27 is a chain of `hops` pointers, each to the one
-/// before it, ending at the question name (offset 12). The chain sits in the rdata of a
-/// private-use record that comes after the answer.
+/// Hand-built: a response (question `a.example A`) with two answers. The first, a private-use
+/// TYPE65280 record at offset 27, holds in its rdata (from offset 39) `hops - 1` pointers, the
+/// first pointing at the question name (12), each later one at the pointer before it. The
+/// second, `a.example A 192.0.2.1`, has as owner one more pointer, to the last of those: reading
+/// that owner follows `hops` pointers.
 fn pointer_chain_response(hops: usize) -> Vec<u8> {
     let mut msg = response_head(2, 0);
-    // The chain's pointers sit at 53, 55, ...; the first points at 12, each later one at the
-    // pointer before it. The answer's owner is the pointer at `53 + 2 * (hops - 2)`, so that
-    // following it takes `hops` pointers in all.
-    let chain_start = 27 + 16 + 10;
-    let owner_target = chain_start + 2 * (hops - 2);
     msg.extend_from_slice(&[
-        // 27: answer owner: pointer to the last pointer of the chain (a backward pointer is
-        // needed: put the chain first in wire order by making this record the second one).
-    ]);
-    let _ = owner_target;
-    msg.clear();
-    msg.extend_from_slice(&response_head(2, 0));
-    // 27: private-use record holding the chain.
-    msg.extend_from_slice(&[
-        0xc0, 0x0c, // owner: pointer to the question name
+        0xc0, 0x0c, // 27: owner: pointer to the question name
         0xff, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, // TYPE65280 IN TTL 0
     ]);
-    let chain_len = 2 * (hops - 1);
-    msg.extend_from_slice(&(chain_len as u16).to_be_bytes()); // RDLENGTH
-    let first = msg.len(); // 39
+    msg.extend_from_slice(&((2 * (hops - 1)) as u16).to_be_bytes()); // RDLENGTH
+    let first = msg.len();
+    assert_eq!(first, 39);
     for i in 0..hops - 1 {
         let target = if i == 0 { 12 } else { first + 2 * (i - 1) };
         msg.extend_from_slice(&(0xc000 | target as u16).to_be_bytes());
     }
     let last = first + 2 * (hops - 2);
-    // The answer: its owner is one more pointer, to the chain's last one.
-    msg.extend_from_slice(&(0xc000 | last as u16).to_be_bytes());
+    msg.extend_from_slice(&(0xc000 | last as u16).to_be_bytes()); // owner: the chain's end
     msg.extend_from_slice(&[
         0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, // A IN TTL 300
         0x00, 0x04, 192, 0, 2, 1, // RDLENGTH 4, 192.0.2.1
@@ -754,7 +742,7 @@ fn http_request_on_port_53_is_counted_as_not_dns_and_not_reported() {
 
 #[test]
 fn tls_client_hello_on_port_53_is_counted_as_malformed_and_not_reported() {
-    // Hand-built: the start of a TLS 1.2 ClientHello record, as sent to 853 by mistake.
+    // Hand-built: a minimal TLS 1.2 ClientHello, as from a DNS-over-TLS client pointed at 53.
     let msg = [
         0x16, 0x03, 0x01, 0x00, 0x2f, // record: handshake, TLS 1.0, length 47
         0x01, 0x00, 0x00, 0x2b, // ClientHello, length 43
