@@ -94,13 +94,15 @@ anomalies! {
     Fragmented = 21, "fragmented", false;
     /// The UDP or TCP payload on a DNS port is not DNS (garbage).
     NotDns = 22, "not_dns", true;
-    /// A TCP DNS message whose length prefix exceeds what the stream delivered before it closed.
+    /// Reserved: a TCP DNS message cut by the end of its stream. Not emitted yet (no message is
+    /// left to attach it to); such streams are counted in the `tcp.incomplete_closed` stat.
     TcpTruncated = 23, "tcp_truncated", true;
     /// The frame was cut by the capture snap length.
     SnapTruncated = 24, "snap_truncated", true;
     /// The UDP length or checksum-carrying header is inconsistent with the IP payload.
     BadTransportHeader = 25, "bad_transport_header", true;
-    /// A label holds bytes outside letters, digits and hyphen (legal, but unusual in hostnames).
+    /// The question name holds bytes outside letters, digits, hyphen and underscore (legal, but
+    /// unusual in hostnames).
     NonHostnameLabel = 26, "non_hostname_label", false;
     /// The message is a copy quoted in an ICMP destination-unreachable error.
     IcmpQuoted = 27, "icmp_quoted", false;

@@ -107,12 +107,29 @@ pub fn scan(
             break;
         }
         match &entry {
-            Entry::Question(_) => questions += 1,
+            Entry::Question(_) => {
+                // Only the question is checked for unusual bytes: it is what was asked, and
+                // checking every owner would cost a pass over every name.
+                if questions == 0 && name.has_non_hostname_label() {
+                    anomalies.insert(Anomaly::NonHostnameLabel);
+                }
+                questions += 1;
+            }
             Entry::Record(r) if r.rtype == TYPE_OPT => {
                 opt_seen += 1;
                 if r.section != Section::Additional || !name.is_root() {
                     anomalies.insert(Anomaly::MisplacedOpt);
                 }
+                if !options_fit(r.rdata(msg)) {
+                    anomalies.insert(Anomaly::BadEdnsOption);
+                }
+            }
+            // Fixed-size rdata is checked here; rdata holding names is checked where it is
+            // decoded (observation building, tuple aggregation).
+            Entry::Record(r)
+                if (r.rtype == 1 && r.rdata_len != 4) || (r.rtype == 28 && r.rdata_len != 16) =>
+            {
+                anomalies.insert(Anomaly::BadRdata);
             }
             Entry::Record(_) => {}
         }
@@ -147,6 +164,20 @@ pub fn scan(
         questions,
         reportable,
     })
+}
+
+/// Whether EDNS options (code, length, data) exactly fill the OPT rdata (RFC 6891 section 6.1.2).
+fn options_fit(mut rest: &[u8]) -> bool {
+    while !rest.is_empty() {
+        let Some(len) = be16(rest, 2) else {
+            return false;
+        };
+        let Some(tail) = rest.get(4 + usize::from(len)..) else {
+            return false;
+        };
+        rest = tail;
+    }
+    true
 }
 
 fn dns_name(name: &NameBuf) -> DnsName {

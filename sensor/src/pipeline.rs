@@ -668,8 +668,11 @@ impl Decoder {
                     self.stats.skip(frame::Skip::NotDnsPort);
                     return;
                 }
-                if truncated || slot.snap_truncated {
+                // Cut by the capture's snap length, or a UDP length the packet never had.
+                if slot.snap_truncated {
                     lower.insert(Anomaly::SnapTruncated);
+                } else if truncated {
+                    lower.insert(Anomaly::BadTransportHeader);
                 }
                 let ctx = self.context(
                     slot,
@@ -892,9 +895,15 @@ impl Decoder {
                 &mut self.name,
                 &mut self.rdata_name,
             ) {
-                // Rdata-level anomalies are only found while rendering; count those too.
+                // Anomalies of rdata holding names are only found while rendering; count those
+                // too, and the message as malformed if the walk alone had not made it so.
+                let mut newly_malformed = false;
                 for a in obs.anomalies.iter().filter(|a| !anomalies.contains(**a)) {
                     self.stats.anomaly(*a);
+                    newly_malformed |= a.is_malformed();
+                }
+                if newly_malformed && !anomalies.is_malformed() {
+                    self.stats.malformed += 1;
                 }
                 self.stats.observations += 1;
                 observations.push((seq, obs));

@@ -604,9 +604,8 @@ fn question_cut_inside_qtype_is_counted_as_truncated_question_and_not_reported()
     assert!(o.observations.is_empty());
 }
 
-/// Known gap, reported to the lead: rdata-level malformations (`bad_rdata`, `bad_edns_option`)
-/// are found only while the observation is built, so they are counted by anomaly but do not
-/// move `malformed` (and are not counted at all when observations are off).
+/// Fixed-size rdata of the wrong length is found by the walk itself, so it counts as malformed
+/// whether or not observations are built.
 #[test]
 fn a_record_with_rdlength_5_is_counted_as_bad_rdata_and_kept_in_generic_form() {
     let mut msg = response_head(1, 0);
@@ -618,7 +617,7 @@ fn a_record_with_rdlength_5_is_counted_as_bad_rdata_and_kept_in_generic_form() {
     let o = decode_message(&msg);
     assert_eq!(o.counted(), vec![Anomaly::BadRdata]);
     assert_eq!(o.stats.unreported, 0);
-    assert_eq!(o.stats.malformed, 0, "known gap: see the doc comment");
+    assert_eq!(o.stats.malformed, 1);
     let obs = o.observation();
     assert_eq!(anomalies_of(obs), vec![Anomaly::BadRdata]);
     assert_eq!(obs.answers[0].rdata, "\\# 5 c0000201ff");
@@ -644,7 +643,7 @@ fn opt(rdata: &[u8]) -> Vec<u8> {
     r
 }
 
-/// See the known gap on `a_record_with_rdlength_5_is_counted_as_bad_rdata_and_kept_in_generic_form`.
+/// Options are checked by the walk, so this counts as malformed with observations on or off.
 #[test]
 fn opt_option_running_past_its_rdata_is_counted_as_bad_edns_option() {
     let mut msg = response_head(0, 1);
@@ -654,7 +653,7 @@ fn opt_option_running_past_its_rdata_is_counted_as_bad_edns_option() {
     ]));
     let o = decode_message(&msg);
     assert_eq!(o.counted(), vec![Anomaly::BadEdnsOption]);
-    assert_eq!((o.stats.malformed, o.stats.unreported), (0, 0), "known gap");
+    assert_eq!((o.stats.malformed, o.stats.unreported), (1, 0));
     let obs = o.observation();
     assert_eq!(anomalies_of(obs), vec![Anomaly::BadEdnsOption]);
     let edns = obs
@@ -781,17 +780,17 @@ fn good_query() -> Vec<u8> {
 }
 
 #[test]
-fn udp_length_larger_than_the_frame_is_counted_as_snap_truncated() {
+fn udp_length_larger_than_a_whole_frame_is_counted_as_bad_transport_header() {
     let query = good_query();
     let mut frame = udp_frame(&query);
     // UDP length (at 14 + 20 + 4) claims 200 bytes; the IP length and the frame hold 35.
     frame[38..40].copy_from_slice(&200u16.to_be_bytes());
     let o = decode_frames(&[frame]);
     assert_eq!(o.stats.udp_datagrams, 1);
-    assert_eq!(o.counted(), vec![Anomaly::SnapTruncated]);
+    assert_eq!(o.counted(), vec![Anomaly::BadTransportHeader]);
     assert_eq!((o.stats.malformed, o.stats.unreported), (1, 0));
     let obs = o.observation();
-    assert_eq!(anomalies_of(obs), vec![Anomaly::SnapTruncated]);
+    assert_eq!(anomalies_of(obs), vec![Anomaly::BadTransportHeader]);
     assert_eq!(obs.questions[0].name.wire, "a.example");
 }
 
@@ -910,4 +909,38 @@ fn qinq_frame_with_20_vlan_tags_is_skipped_as_not_ip() {
     let o = decode_frames(&[frame]);
     assert_eq!(o.stats.observations, 1);
     assert_eq!(o.counted(), vec![]);
+}
+
+/// Malformation counts must not depend on whether observations are built: the store-only run
+/// (the default) counts the same reasons as `--emit`.
+#[test]
+fn malformations_are_counted_the_same_with_observations_off() {
+    // Hand-built: a response whose only answer is an A record with 5 bytes of rdata.
+    let mut msg = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    msg.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01"); // QNAME a.example A IN
+    msg.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 5, 192, 0, 2, 1, 0xff]);
+    let config = SensorConfig {
+        emit_observations: false,
+        collect_tuples: true,
+        ..SensorConfig::default()
+    };
+    let mut decoder = Decoder::new(config, vec![Arc::from("malformed.rs")], false);
+    let frame = udp_frame(&msg);
+    let input = FrameInput {
+        seq: 1,
+        time_ns: 1,
+        frame: 1,
+        source: 0,
+        linktype: 1,
+        wire_len: frame.len() as u32,
+        data: &frame,
+    };
+    let mut out = Vec::new();
+    decoder.decode_frame(&input, &mut out);
+    let tuples = decoder.finish();
+    let stats = decoder.stats();
+    assert!(out.is_empty());
+    assert_eq!(stats.malformed, 1);
+    assert_eq!(stats.anomalies[usize::from(Anomaly::BadRdata.code())], 1);
+    assert!(tuples.is_empty(), "a record with bad rdata is not learnt");
 }
