@@ -20,6 +20,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up; boxing would buy nothing
 enum Command {
     /// Capture DNS from files or an interface, decode it, and record it in the store.
     Run(RunArgs),
@@ -158,7 +159,7 @@ pub struct QueryArgs {
     /// Look up by rdata instead: an address, a CIDR prefix, or a name in MX/NS/CNAME/... rdata.
     #[arg(long)]
     rdata: Option<String>,
-    /// Only this record type (mnemonic or TYPE<N>).
+    /// Only this record type (mnemonic or `TYPE<N>`).
     #[arg(long = "type")]
     rtype: Option<String>,
     /// Only records seen at or after this time (Unix seconds, YYYY-MM-DD or RFC 3339).
