@@ -7,7 +7,7 @@
 
 use crate::error::Error;
 use pcap::{Active, Capture, Offline, Precision};
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 /// A frame as the capture delivered it.
@@ -148,59 +148,69 @@ impl FileSource {
 /// Byte offset where frame `frames + 1` starts in a pcap or pcapng file (for error messages):
 /// walks the record or block headers of the file.
 pub fn frame_offset(path: &Path, frames: u64) -> Option<u64> {
-    let bytes = std::fs::read(path).ok()?;
-    let be32 = |at: usize, big: bool| -> Option<u64> {
-        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+    // Streamed (not read whole): the file may be many gigabytes.
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    let mut head = [0u8; 12];
+    file.read_exact(&mut head).ok()?;
+    let word = |b: &[u8], at: usize, big: bool| -> Option<u64> {
+        let w: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
         Some(u64::from(if big {
-            u32::from_be_bytes(b)
+            u32::from_be_bytes(w)
         } else {
-            u32::from_le_bytes(b)
+            u32::from_le_bytes(w)
         }))
     };
-    let magic = be32(0, true)?;
-    let mut pos: usize;
+    let magic = word(&head, 0, true)?;
+    let mut pos: u64;
     let mut seen = 0u64;
+    // Moves forward to `target` from `pos` (the reader is at `pos`).
+    let skip_to = |file: &mut std::io::BufReader<std::fs::File>, pos: u64, target: u64| {
+        let delta = i64::try_from(target.checked_sub(pos)?).ok()?;
+        file.seek_relative(delta).ok()
+    };
     match magic {
         0xa1b2c3d4 | 0xa1b23c4d | 0xd4c3b2a1 | 0x4d3cb2a1 => {
             let big = matches!(magic, 0xa1b2c3d4 | 0xa1b23c4d);
             pos = 24;
+            skip_to(&mut file, 12, pos)?;
+            let mut record = [0u8; 16];
             while seen < frames {
-                let caplen = usize::try_from(be32(pos + 8, big)?).ok()?;
-                pos = pos.checked_add(16 + caplen)?;
+                file.read_exact(&mut record).ok()?;
+                let caplen = word(&record, 8, big)?;
+                let next = pos.checked_add(16 + caplen)?;
+                skip_to(&mut file, pos + 16, next)?;
+                pos = next;
                 seen += 1;
             }
         }
         0x0a0d0d0a => {
             // Section header: byte-order magic at offset 8.
-            let big = be32(8, true)? == 0x1a2b3c4d;
+            let big = word(&head, 8, true)? == 0x1a2b3c4d;
             pos = 0;
-            while seen < frames {
-                let block_type = be32(pos, big)?;
-                let len = usize::try_from(be32(pos + 4, big)?).ok()?;
-                if len < 12 {
-                    return None;
+            file.seek(std::io::SeekFrom::Start(0)).ok()?;
+            let mut block = [0u8; 8];
+            loop {
+                if file.read_exact(&mut block).is_err() {
+                    break;
                 }
+                let block_type = word(&block, 0, big)?;
+                let len = word(&block, 4, big)?;
                 // Enhanced, simple and obsolete packet blocks carry frames.
-                if matches!(block_type, 2 | 3 | 6) {
+                let is_frame = matches!(block_type, 2 | 3 | 6);
+                if len < 12 || (seen == frames && is_frame) {
+                    break;
+                }
+                if is_frame {
                     seen += 1;
                 }
-                pos = pos.checked_add(len)?;
-            }
-            // Skip non-frame blocks up to the next frame block.
-            while let Some(block_type) = be32(pos, big) {
-                if matches!(block_type, 2 | 3 | 6) {
-                    break;
-                }
-                let len = usize::try_from(be32(pos + 4, big)?).ok()?;
-                if len < 12 {
-                    break;
-                }
-                pos = pos.checked_add(len)?;
+                let next = pos.checked_add(len)?;
+                skip_to(&mut file, pos + 8, next)?;
+                pos = next;
             }
         }
         _ => return None,
     }
-    u64::try_from(pos).ok()
+    Some(pos)
 }
 
 /// Options for a live capture.
