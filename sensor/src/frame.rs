@@ -5,6 +5,7 @@
 //! IPv6 link types. IPv6 extension headers are walked by etherparse; fragments are handed on as
 //! [`Transport::Fragment`] for [`crate::defrag`].
 
+use crate::dns::read_u16;
 use etherparse::{IpNumber, LaxIpSlice};
 use std::net::IpAddr;
 
@@ -158,10 +159,6 @@ pub struct Frame<'a> {
     pub transport: Transport<'a>,
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
 fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes([
         *b.get(at)?,
@@ -181,7 +178,7 @@ fn after_ethertype(mut ethertype: u16, mut rest: &[u8]) -> Result<&[u8], Skip> {
         if tags > MAX_VLAN_TAGS {
             return Err(Skip::NotIp);
         }
-        ethertype = be16(rest, 2).ok_or(Skip::TruncatedLink)?;
+        ethertype = read_u16(rest, 2).ok_or(Skip::TruncatedLink)?;
         rest = rest.get(4..).ok_or(Skip::TruncatedLink)?;
     }
     match ethertype {
@@ -194,15 +191,15 @@ fn after_ethertype(mut ethertype: u16, mut rest: &[u8]) -> Result<&[u8], Skip> {
 pub fn ip_bytes(linktype: i32, data: &[u8]) -> Result<&[u8], Skip> {
     match linktype {
         linktype::ETHERNET => {
-            let ethertype = be16(data, 12).ok_or(Skip::TruncatedLink)?;
+            let ethertype = read_u16(data, 12).ok_or(Skip::TruncatedLink)?;
             after_ethertype(ethertype, data.get(14..).ok_or(Skip::TruncatedLink)?)
         }
         linktype::LINUX_SLL => {
-            let protocol = be16(data, 14).ok_or(Skip::TruncatedLink)?;
+            let protocol = read_u16(data, 14).ok_or(Skip::TruncatedLink)?;
             after_ethertype(protocol, data.get(16..).ok_or(Skip::TruncatedLink)?)
         }
         linktype::LINUX_SLL2 => {
-            let protocol = be16(data, 0).ok_or(Skip::TruncatedLink)?;
+            let protocol = read_u16(data, 0).ok_or(Skip::TruncatedLink)?;
             after_ethertype(protocol, data.get(20..).ok_or(Skip::TruncatedLink)?)
         }
         linktype::NULL | linktype::LOOP => {
@@ -373,9 +370,9 @@ fn decode_icmp_quote(reporter: IpAddr, icmp: &[u8]) -> Result<Frame<'_>, Skip> {
 
 /// Decodes a UDP header and payload (also used on reassembled datagrams).
 pub fn decode_udp(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
-    let src_port = be16(bytes, 0).ok_or(Skip::BadTransport)?;
-    let dst_port = be16(bytes, 2).ok_or(Skip::BadTransport)?;
-    let length = usize::from(be16(bytes, 4).ok_or(Skip::BadTransport)?);
+    let src_port = read_u16(bytes, 0).ok_or(Skip::BadTransport)?;
+    let dst_port = read_u16(bytes, 2).ok_or(Skip::BadTransport)?;
+    let length = usize::from(read_u16(bytes, 4).ok_or(Skip::BadTransport)?);
     if length < 8 {
         return Err(Skip::BadTransport);
     }
@@ -393,8 +390,8 @@ pub fn decode_udp(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
 
 /// Decodes a TCP header and payload.
 pub fn decode_tcp(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
-    let src_port = be16(bytes, 0).ok_or(Skip::BadTransport)?;
-    let dst_port = be16(bytes, 2).ok_or(Skip::BadTransport)?;
+    let src_port = read_u16(bytes, 0).ok_or(Skip::BadTransport)?;
+    let dst_port = read_u16(bytes, 2).ok_or(Skip::BadTransport)?;
     let seq = be32(bytes, 4).ok_or(Skip::BadTransport)?;
     let offset_byte = *bytes.get(12).ok_or(Skip::BadTransport)?;
     let flags = *bytes.get(13).ok_or(Skip::BadTransport)?;

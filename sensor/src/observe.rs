@@ -5,8 +5,8 @@
 //! below reuse the same walk. Owned strings are only built for what leaves the sensor.
 
 use crate::dns::{
-    decode_name, render_rdata, type_name, write_hex, DnsHeader, Entry, NameBuf, RecordRef,
-    RecordWalker, TYPE_OPT,
+    decode_name, read_u16, render_rdata, type_name, write_hex, DnsHeader, Entry, NameBuf,
+    RecordRef, RecordWalker, TYPE_OPT,
 };
 use crate::frame::IpMeta;
 use schemas::{
@@ -169,7 +169,7 @@ pub fn scan(
 /// Whether EDNS options (code, length, data) exactly fill the OPT rdata (RFC 6891 section 6.1.2).
 fn options_fit(mut rest: &[u8]) -> bool {
     while !rest.is_empty() {
-        let Some(len) = be16(rest, 2) else {
+        let Some(len) = read_u16(rest, 2) else {
             return false;
         };
         let Some(tail) = rest.get(4 + usize::from(len)..) else {
@@ -308,7 +308,7 @@ fn decode_opt(msg: &[u8], r: &RecordRef) -> (Edns, bool) {
     };
     let mut rest = r.rdata(msg);
     while !rest.is_empty() {
-        let (Some(code), Some(len)) = (be16(rest, 0), be16(rest, 2)) else {
+        let (Some(code), Some(len)) = (read_u16(rest, 0), read_u16(rest, 2)) else {
             return (e, true);
         };
         let Some(data) = rest.get(4..4 + usize::from(len)) else {
@@ -354,13 +354,9 @@ fn decode_opt(msg: &[u8], r: &RecordRef) -> (Edns, bool) {
     (e, false)
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
 /// RFC 7871 section 6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH, ADDRESS.
 fn decode_client_subnet(data: &[u8]) -> Option<ClientSubnet> {
-    let family = be16(data, 0)?;
+    let family = read_u16(data, 0)?;
     let source_prefix = *data.get(2)?;
     let scope_prefix = *data.get(3)?;
     let addr = data.get(4..)?;
