@@ -41,7 +41,7 @@ impl Default for DefragLimits {
 }
 
 /// Reassembly counters.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct DefragStats {
     /// Fragments received.
     pub fragments: u64,
@@ -57,6 +57,19 @@ pub struct DefragStats {
     pub overlaps: u64,
     /// Overlaps with differing bytes.
     pub inconsistent: u64,
+}
+
+impl DefragStats {
+    /// Adds another table's counters into these.
+    pub fn merge(&mut self, o: &DefragStats) {
+        self.fragments += o.fragments;
+        self.reassembled += o.reassembled;
+        self.expired += o.expired;
+        self.dropped_full += o.dropped_full;
+        self.dropped_invalid += o.dropped_invalid;
+        self.overlaps += o.overlaps;
+        self.inconsistent += o.inconsistent;
+    }
 }
 
 /// Identity of a datagram being reassembled.

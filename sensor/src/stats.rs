@@ -128,24 +128,8 @@ impl WorkerStats {
         self.observations += other.observations;
         self.pdns_records += other.pdns_records;
         self.pdns_tuples += other.pdns_tuples;
-        let (d, o) = (&mut self.defrag, &other.defrag);
-        d.fragments += o.fragments;
-        d.reassembled += o.reassembled;
-        d.expired += o.expired;
-        d.dropped_full += o.dropped_full;
-        d.dropped_invalid += o.dropped_invalid;
-        d.overlaps += o.overlaps;
-        d.inconsistent += o.inconsistent;
-        let (t, o) = (&mut self.tcp, &other.tcp);
-        t.streams += o.streams;
-        t.segments += o.segments;
-        t.messages += o.messages;
-        t.retransmitted += o.retransmitted;
-        t.out_of_order += o.out_of_order;
-        t.dropped_table_full += o.dropped_table_full;
-        t.dropped_budget += o.dropped_budget;
-        t.incomplete_closed += o.incomplete_closed;
-        t.expired += o.expired;
+        self.defrag.merge(&other.defrag);
+        self.tcp.merge(&other.tcp);
         let _ = self.queue_ns.add(&other.queue_ns);
         let _ = self.decode_ns_per_frame.add(&other.decode_ns_per_frame);
     }
@@ -251,60 +235,16 @@ pub struct StatsReport {
     /// Unique tuples handed to the store.
     pub pdns_tuples: u64,
     /// Fragment reassembly.
-    pub fragments: DefragReport,
+    pub fragments: DefragStats,
     /// TCP reassembly.
-    pub tcp: TcpReport,
+    pub tcp: TcpStats,
     /// Per-stage latency percentiles, ns.
     pub latency_ns: BTreeMap<&'static str, Percentiles>,
-}
-
-/// Fragment counters, serializable.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct DefragReport {
-    /// Fragments received.
-    pub fragments: u64,
-    /// Datagrams reassembled.
-    pub reassembled: u64,
-    /// Datagrams expired incomplete.
-    pub expired: u64,
-    /// Fragments dropped: table or byte budget full.
-    pub dropped_full: u64,
-    /// Fragments dropped as invalid.
-    pub dropped_invalid: u64,
-    /// Overlapping fragments.
-    pub overlaps: u64,
-    /// Overlaps with differing bytes.
-    pub inconsistent: u64,
-}
-
-/// TCP counters, serializable.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct TcpReport {
-    /// Streams opened.
-    pub streams: u64,
-    /// Segments with payload.
-    pub segments: u64,
-    /// Messages delivered.
-    pub messages: u64,
-    /// Retransmitted segments.
-    pub retransmitted: u64,
-    /// Out-of-order segments held.
-    pub out_of_order: u64,
-    /// Segments dropped: table full.
-    pub dropped_table_full: u64,
-    /// Segments dropped: budget.
-    pub dropped_budget: u64,
-    /// Streams closed or expired with partial data.
-    pub incomplete_closed: u64,
-    /// Streams expired idle.
-    pub expired: u64,
 }
 
 impl StatsReport {
     /// Builds the report from merged counters.
     pub fn new(capture: CaptureStats, w: &WorkerStats) -> StatsReport {
-        let d = w.defrag;
-        let t = w.tcp;
         let mut latency = BTreeMap::new();
         latency.insert("capture_to_worker", Percentiles::of(&w.queue_ns));
         latency.insert("decode_per_frame", Percentiles::of(&w.decode_ns_per_frame));
@@ -327,26 +267,8 @@ impl StatsReport {
             observations: w.observations,
             pdns_records: w.pdns_records,
             pdns_tuples: w.pdns_tuples,
-            fragments: DefragReport {
-                fragments: d.fragments,
-                reassembled: d.reassembled,
-                expired: d.expired,
-                dropped_full: d.dropped_full,
-                dropped_invalid: d.dropped_invalid,
-                overlaps: d.overlaps,
-                inconsistent: d.inconsistent,
-            },
-            tcp: TcpReport {
-                streams: t.streams,
-                segments: t.segments,
-                messages: t.messages,
-                retransmitted: t.retransmitted,
-                out_of_order: t.out_of_order,
-                dropped_table_full: t.dropped_table_full,
-                dropped_budget: t.dropped_budget,
-                incomplete_closed: t.incomplete_closed,
-                expired: t.expired,
-            },
+            fragments: w.defrag,
+            tcp: w.tcp,
             latency_ns: latency,
         }
     }

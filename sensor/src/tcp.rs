@@ -42,7 +42,7 @@ impl Default for TcpLimits {
 }
 
 /// Stream counters.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct TcpStats {
     /// Streams opened.
     pub streams: u64,
@@ -62,6 +62,21 @@ pub struct TcpStats {
     pub incomplete_closed: u64,
     /// Streams expired idle.
     pub expired: u64,
+}
+
+impl TcpStats {
+    /// Adds another table's counters into these.
+    pub fn merge(&mut self, o: &TcpStats) {
+        self.streams += o.streams;
+        self.segments += o.segments;
+        self.messages += o.messages;
+        self.retransmitted += o.retransmitted;
+        self.out_of_order += o.out_of_order;
+        self.dropped_table_full += o.dropped_table_full;
+        self.dropped_budget += o.dropped_budget;
+        self.incomplete_closed += o.incomplete_closed;
+        self.expired += o.expired;
+    }
 }
 
 /// One direction of a TCP connection.
