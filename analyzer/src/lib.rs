@@ -10,6 +10,7 @@
 //!   (`192.0.2.1`, `192.0.2.0/24`, `mx.example.com`), type and time filters, and the two output
 //!   forms: a readable table ([`query::format_table`]) and Passive DNS Common Output Format lines
 //!   ([`query::cof_line`]).
+//! * [`asn::AsnTable`]: offline IP-to-AS tables (ip-location-db CSV, iptoasn, pfx2as, mmdb).
 //! * [`Error`]: the crate's one error type.
 //!
 //! On-disk encodings live in [`store::keys`] and [`store::values`]; the store records its
@@ -52,6 +53,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod asn;
 pub mod error;
 pub mod query;
 pub mod store;
