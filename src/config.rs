@@ -22,6 +22,25 @@ pub struct Config {
     pub store: StoreConfig,
     /// Statistics output.
     pub stats: StatsConfig,
+    /// What is watched.
+    pub watch: analyzer::watch::WatchConfig,
+    /// How baselines learn.
+    pub baseline: analyzer::baseline::BaselineConfig,
+    /// Detector settings.
+    pub detect: analyzer::detect::DetectConfig,
+    /// Where alerts go (besides the store).
+    pub alerts: analyzer::sinks::SinkConfig,
+    /// Offline IP-to-AS tables.
+    pub asn: AsnConfig,
+}
+
+/// Offline IP-to-AS tables (see docs/ip-to-as.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AsnConfig {
+    /// Table files (ip-location-db CSV, iptoasn TSV, pfx2as, GeoLite2-ASN mmdb; gzip allowed),
+    /// later files win where ranges overlap.
+    pub tables: Vec<PathBuf>,
 }
 
 /// Live capture settings.
@@ -106,6 +125,11 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             store: StoreConfig::default(),
             stats: StatsConfig::default(),
+            watch: analyzer::watch::WatchConfig::default(),
+            baseline: analyzer::baseline::BaselineConfig::default(),
+            detect: analyzer::detect::DetectConfig::default(),
+            alerts: analyzer::sinks::SinkConfig::default(),
+            asn: AsnConfig::default(),
         }
     }
 }
@@ -157,7 +181,30 @@ impl Default for StatsConfig {
     }
 }
 
+/// The configuration file at `path`, or the defaults without one.
+pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    use anyhow::Context;
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Config::parse(&text).with_context(|| format!("in {}", path.display()))
+        }
+        None => Ok(Config::default()),
+    }
+}
+
 impl Config {
+    /// The analyzer settings this configuration describes.
+    pub fn analyzer(&self) -> analyzer::detect::AnalyzerConfig {
+        analyzer::detect::AnalyzerConfig {
+            sensor_id: self.sensor_id.clone(),
+            watch: self.watch.clone(),
+            baseline: self.baseline.clone(),
+            detect: self.detect.clone(),
+        }
+    }
+
     /// Parses a TOML configuration; unknown keys are errors naming the key.
     pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
         toml::from_str(text)
@@ -176,6 +223,7 @@ impl Config {
             ports: self.ports.clone(),
             workers: self.workers.max(1),
             emit_observations: false,
+            observe_answers: false,
             collect_tuples: true,
             tuple_flush_max: self.store.aggregate_max_tuples.max(1),
             tuple_flush_ns: self.store.aggregate_secs.saturating_mul(1_000_000_000),

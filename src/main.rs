@@ -2,11 +2,12 @@
 //! the analyzer (passive-DNS store and queries) and offers the command line.
 #![forbid(unsafe_code)]
 
+mod analysis;
 mod config;
 mod run;
 mod timeparse;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use config::{Config, StatsFormat};
 use std::path::PathBuf;
@@ -22,10 +23,19 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once at start-up; boxing would buy nothing
 enum Command {
-    /// Capture DNS from files or an interface, decode it, and record it in the store.
+    /// Capture DNS from files or an interface, decode it, record it in the store, and alert on
+    /// answers of watched names that diverge from their baselines.
     Run(RunArgs),
     /// Look up the passive-DNS store.
     Query(QueryArgs),
+    /// List alerts from the store.
+    Alerts(analysis::AlertsArgs),
+    /// Show what is watched and why.
+    #[command(subcommand)]
+    Watch(analysis::WatchCommand),
+    /// Export, import, inspect or correct baselines.
+    #[command(subcommand)]
+    Baseline(analysis::BaselineCommand),
     /// Print the default configuration as TOML.
     DefaultConfig,
 }
@@ -102,6 +112,30 @@ pub struct RunArgs {
     /// Frames per batch handed to a worker.
     #[arg(long)]
     batch_frames: Option<usize>,
+    /// Do not analyse (no baselines, no alerts).
+    #[arg(long)]
+    no_analyze: bool,
+    /// Watch this zone too (repeatable; added to the configured zones).
+    #[arg(long = "watch-zone", value_name = "ZONE")]
+    watch_zones: Vec<String>,
+    /// Do not watch the built-in list of mail providers, root and TLDs.
+    #[arg(long)]
+    no_default_watchlist: bool,
+    /// IP-to-AS table (repeatable; replaces the configured list).
+    #[arg(long = "asn-table", value_name = "FILE")]
+    asn_tables: Vec<PathBuf>,
+    /// Packet-time days before a baseline can alert.
+    #[arg(long)]
+    learning_days: Option<u64>,
+    /// Responses a baseline must have seen before it can alert.
+    #[arg(long)]
+    min_observations: Option<u64>,
+    /// Write alerts as JSON lines to this file (rotated by size).
+    #[arg(long, value_name = "PATH")]
+    alerts_file: Option<PathBuf>,
+    /// Write alerts as JSON lines to standard output.
+    #[arg(long)]
+    alerts_stdout: bool,
     /// No progress line.
     #[arg(long, short)]
     quiet: bool,
@@ -110,14 +144,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// The configuration file (or defaults) with the flags applied.
     fn config(&self) -> Result<Config> {
-        let mut c = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                Config::parse(&text).with_context(|| format!("in {}", path.display()))?
-            }
-            None => Config::default(),
-        };
+        let mut c = config::load(self.config.as_deref())?;
         macro_rules! set {
             ($flag:ident => $($field:ident).+) => {
                 if let Some(v) = self.$flag.clone() { c.$($field).+ = v; }
@@ -140,8 +167,21 @@ impl RunArgs {
         set!(max_tcp_streams => limits.max_tcp_streams);
         set!(max_tcp_stream_bytes => limits.max_tcp_stream_bytes);
         set!(tcp_idle_timeout_secs => limits.tcp_idle_timeout_secs);
+        set!(learning_days => baseline.learning_days);
+        set!(min_observations => baseline.min_observations);
+        set!(alerts_file => alerts.file);
         if !self.ports.is_empty() {
             c.ports = self.ports.clone();
+        }
+        c.watch.zones.extend(self.watch_zones.iter().cloned());
+        if self.no_default_watchlist {
+            c.watch.default_list = false;
+        }
+        if !self.asn_tables.is_empty() {
+            c.asn.tables = self.asn_tables.clone();
+        }
+        if self.alerts_stdout {
+            c.alerts.stdout = true;
         }
         Ok(c)
     }
@@ -181,6 +221,9 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Query(args) => run::query(&args),
+        Command::Alerts(args) => analysis::alerts(&args),
+        Command::Watch(cmd) => analysis::watch(&cmd),
+        Command::Baseline(cmd) => analysis::baseline(&cmd),
         Command::DefaultConfig => {
             print!("{}", Config::default().to_toml());
             Ok(())

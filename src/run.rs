@@ -75,7 +75,12 @@ struct StoreReport {
     flush_latency_us: sensor::stats::Percentiles,
 }
 
-fn print_stats(format: StatsFormat, report: &StatsReport, store: Option<&StoreReport>) {
+fn print_stats(
+    format: StatsFormat,
+    report: &StatsReport,
+    store: Option<&StoreReport>,
+    analysis: Option<&analyzer::runner::AnalysisReport>,
+) {
     let mut err = std::io::stderr().lock();
     match format {
         StatsFormat::Text => {
@@ -94,6 +99,9 @@ fn print_stats(format: StatsFormat, report: &StatsReport, store: Option<&StoreRe
                     p.samples, p.p50, p.p90, p.p99, p.max
                 );
             }
+            if let Some(a) = analysis {
+                print_analysis(&mut err, a);
+            }
         }
         StatsFormat::Json => {
             let mut value = serde_json::to_value(report).unwrap_or_default();
@@ -103,9 +111,41 @@ fn print_stats(format: StatsFormat, report: &StatsReport, store: Option<&StoreRe
                     serde_json::to_value(s).unwrap_or_default(),
                 );
             }
+            if let (Some(obj), Some(a)) = (value.as_object_mut(), analysis) {
+                obj.insert(
+                    "analysis".to_owned(),
+                    serde_json::to_value(a).unwrap_or_default(),
+                );
+            }
             let _ = writeln!(err, "{value}");
         }
     }
+}
+
+type Analysis = Option<(
+    crossbeam_channel::Sender<Vec<schemas::Observation>>,
+    analyzer::runner::AnalysisThread,
+)>;
+
+/// Hands observations, in capture order, to the analysis thread (when analysing).
+fn send_analysis(analysis: &Analysis, ready: Vec<schemas::Observation>) -> Result<()> {
+    if let (Some((tx, _)), false) = (analysis, ready.is_empty()) {
+        if tx.send(ready).is_err() {
+            bail!("the analysis thread stopped");
+        }
+    }
+    Ok(())
+}
+
+fn print_analysis(err: &mut impl Write, a: &analyzer::runner::AnalysisReport) {
+    let s = &a.analyzer;
+    let _ = writeln!(
+        err,
+        "analysis: observations={} watched_rrsets={} learning={} baselines={} learnt_targets={} targets_dropped={} rrsets_dropped={} episodes_opened={} episodes_closed={} episodes_open={} episodes_dropped={} alerts_notified={} alert_lines={} rotations={}",
+        s.observations, s.watched_rrsets, s.learning, a.baselines, a.learnt_targets,
+        s.targets_dropped, s.rrsets_dropped, s.episodes_opened, s.episodes_closed,
+        a.open_episodes, s.episodes_dropped, s.alerts_notified, a.sinks.lines, a.sinks.rotations
+    );
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -133,21 +173,52 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let live = matches!(input, Input::Live(_));
 
-    let store = if args.no_store {
+    let db = if args.no_store {
         None
     } else {
         let path = &config.store.db_path;
         let store = analyzer::store::Store::open(path)
             .with_context(|| format!("opening store {}", path.display()))?;
-        let (tx, rx) = bounded(64);
-        let writer_config = analyzer::store::writer::WriterConfig {
-            flush_interval: Duration::from_secs(config.store.flush_interval_secs.max(1)),
-            ..Default::default()
-        };
-        let writer =
-            analyzer::store::writer::StoreWriter::spawn(Arc::new(store), rx, writer_config)
+        Some(Arc::new(store))
+    };
+    let store = match &db {
+        None => None,
+        Some(db) => {
+            let (tx, rx) = bounded(64);
+            let writer_config = analyzer::store::writer::WriterConfig {
+                flush_interval: Duration::from_secs(config.store.flush_interval_secs.max(1)),
+                ..Default::default()
+            };
+            let writer = analyzer::store::writer::StoreWriter::spawn(db.clone(), rx, writer_config)
                 .context("starting the store writer")?;
-        Some((tx, writer))
+            Some((tx, writer))
+        }
+    };
+    let analysis = if args.no_analyze {
+        None
+    } else {
+        if config.alerts.stdout
+            && args
+                .emit
+                .as_deref()
+                .is_some_and(|e| e == "json" || e == "json=-")
+        {
+            bail!("--alerts-stdout and --emit to standard output cannot share it; give --emit json=PATH");
+        }
+        let analyzer = crate::analysis::build_analyzer(&config)?;
+        let sinks =
+            analyzer::sinks::AlertSinks::open(&config.alerts).context("opening the alert sinks")?;
+        let (tx, rx) = bounded::<Vec<schemas::Observation>>(64);
+        let thread = analyzer::runner::AnalysisThread::spawn(
+            analyzer,
+            db.clone(),
+            sinks,
+            analyzer::runner::AnalysisOptions::default(),
+            rx,
+        )
+        .context("starting the analysis thread")?;
+        sensor_config.observe_answers = true;
+        Some((tx, thread))
     };
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -184,7 +255,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         match out_rx.recv_timeout(Duration::from_millis(50)) {
             Ok(mut output) => {
                 let tuples = std::mem::take(&mut output.tuples);
-                merger.push(&mut output, |obs| emit.write(&obs));
+                let mut ready = Vec::new();
+                merger.push(&mut output, |obs| {
+                    emit.write(&obs);
+                    ready.push(obs);
+                });
+                send_analysis(&analysis, ready)?;
                 if let Some((tx, _)) = &store {
                     if !tuples.is_empty() && tx.send(tuples).is_err() {
                         bail!("the store writer stopped");
@@ -216,14 +292,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
         {
             last_stats = Instant::now();
             let (c, w) = progress.snapshot();
-            print_stats(config.stats.format, &StatsReport::new(c, &w), None);
+            print_stats(config.stats.format, &StatsReport::new(c, &w), None, None);
         }
         if emit.error.is_some() {
             // stdout closed or disk full: stop capturing, flush what we have.
             stop.store(true, Ordering::Relaxed);
         }
     }
-    merger.finish(|obs| emit.write(&obs));
+    let mut ready = Vec::new();
+    merger.finish(|obs| {
+        emit.write(&obs);
+        ready.push(obs);
+    });
+    send_analysis(&analysis, ready)?;
     if show_progress && stderr_tty {
         eprintln!();
     }
@@ -249,8 +330,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
         None => None,
     };
+    let analysis_report = match analysis {
+        Some((tx, thread)) => {
+            drop(tx);
+            Some(thread.join().context("analysing")?)
+        }
+        None => None,
+    };
     let stats = StatsReport::new(report.capture, &report.workers);
-    print_stats(config.stats.format, &stats, store_report.as_ref());
+    print_stats(
+        config.stats.format,
+        &stats,
+        store_report.as_ref(),
+        analysis_report.as_ref(),
+    );
     if let Some(e) = emit.error {
         return Err(anyhow::Error::from(e).context("writing observations"));
     }

@@ -146,4 +146,7 @@ pub enum Error {
     /// The writer thread panicked (a bug; the last unflushed interval is lost).
     #[error("the store writer thread panicked")]
     WriterPanicked,
+    /// The analysis thread panicked (a bug).
+    #[error("the analysis thread panicked")]
+    AnalyzerPanicked,
 }

@@ -1,4 +1,4 @@
-//! dnsward's analyzer: for now, the passive-DNS store and its queries.
+//! dnsward's analyzer: the passive-DNS store and its queries, and the history-based detectors.
 //!
 //! * [`store::Store`]: the RocksDB store of every (owner, type, rdata) seen, with first and last
 //!   seen, count and sensors; records from authority and additional sections kept apart from
@@ -11,6 +11,14 @@
 //!   forms: a readable table ([`query::format_table`]) and Passive DNS Common Output Format lines
 //!   ([`query::cof_line`]).
 //! * [`asn::AsnTable`]: offline IP-to-AS tables (ip-location-db CSV, iptoasn, pfx2as, mmdb).
+//! * [`watch::Watchlist`]: watched zones and names, configured, built in and learnt from MX/NS
+//!   answers.
+//! * [`baseline::Baseline`]: what a watched (name, type) normally looks like, learnt in packet
+//!   time; kept in the store ([`store::analysis`]).
+//! * [`detect::Analyzer`]: the divergence detectors and their episodes, producing
+//!   `schemas::alert::Alert`s.
+//! * [`runner::AnalysisThread`]: the analysis thread of `dnsward run`; [`sinks::AlertSinks`]:
+//!   JSON lines to a rotated file and/or stdout.
 //! * [`Error`]: the crate's one error type.
 //!
 //! On-disk encodings live in [`store::keys`] and [`store::values`]; the store records its
@@ -54,8 +62,13 @@
 #![forbid(unsafe_code)]
 
 pub mod asn;
+pub mod baseline;
+pub mod detect;
 pub mod error;
 pub mod query;
+pub mod runner;
+pub mod sinks;
 pub mod store;
+pub mod watch;
 
 pub use error::Error;

@@ -7,6 +7,8 @@
 //!   snake_case name and a fixed numeric code.
 //! * [`PdnsTuple`]: one aggregated passive-DNS fact (owner, type, rdata, first/last seen, count),
 //!   the unit the sensor hands to the passive-DNS store.
+//! * [`alert::Alert`]: one divergence episode as the analyzer raises it, ECS-style field names;
+//!   `schemas/alert.schema.json` describes its JSON form.
 //! * [`cof::CofRecord`]: the Passive DNS Common Output Format that `dnsward query --json` prints.
 //!
 //! Every JSON line carries its record type and schema version. Adding a field is noted in the
@@ -19,11 +21,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod anomaly;
 pub mod cof;
 pub mod observation;
 pub mod pdns;
 pub mod rrtype;
+pub mod time;
 
 pub use anomaly::Anomaly;
 pub use observation::{

@@ -40,8 +40,11 @@ pub struct SensorConfig {
     pub ports: Vec<u16>,
     /// Decode workers.
     pub workers: usize,
-    /// Build observations (for `--emit`).
+    /// Build observations of every message (for `--emit`).
     pub emit_observations: bool,
+    /// Build observations of answers worth analysing (for the analyzer): standard-query
+    /// responses with rcode NOERROR and an answer or authority section, not ICMP-quoted.
+    pub observe_answers: bool,
     /// Aggregate passive-DNS tuples (for the store).
     pub collect_tuples: bool,
     /// Hand aggregated tuples over when this many unique tuples are held...
@@ -65,6 +68,7 @@ impl Default for SensorConfig {
             ports: vec![53],
             workers: 2,
             emit_observations: false,
+            observe_answers: false,
             collect_tuples: true,
             tuple_flush_max: 100_000,
             tuple_flush_ns: 10_000_000_000,
@@ -887,7 +891,12 @@ impl Decoder {
             self.stats.unreported += 1;
             return;
         }
-        if self.config.emit_observations {
+        let analysable = self.config.observe_answers
+            && header.is_response()
+            && header.flags & 0x780f == 0 // opcode QUERY, rcode NOERROR
+            && (header.ancount > 0 || header.nscount > 0)
+            && ctx.transport != Transport::Icmp;
+        if self.config.emit_observations || analysable {
             if let Some(obs) = build_observation(
                 msg,
                 ctx,

@@ -19,6 +19,7 @@
 //! store; it sees what had been written (flushed batches, from tables and the write-ahead log)
 //! when it opened, and nothing later.
 
+pub mod analysis;
 pub mod keys;
 pub mod values;
 pub mod writer;
@@ -47,8 +48,24 @@ pub const CF_META: &str = "meta";
 pub const CF_PDNS: &str = "pdns";
 /// Column family holding the reverse index.
 pub const CF_RDATA_INDEX: &str = "rdata_index";
+/// Column family holding baselines of watched rrsets ([`analysis`]).
+pub const CF_BASELINES: &str = "baselines";
+/// Column family holding learnt watch targets ([`analysis`]).
+pub const CF_WATCH: &str = "watch";
+/// Column family holding alerts, by id ([`analysis`]).
+pub const CF_ALERTS: &str = "alerts";
 /// Every column family of the store.
-pub const COLUMN_FAMILIES: [&str; 3] = [CF_META, CF_PDNS, CF_RDATA_INDEX];
+pub const COLUMN_FAMILIES: [&str; 6] = [
+    CF_META,
+    CF_PDNS,
+    CF_RDATA_INDEX,
+    CF_BASELINES,
+    CF_WATCH,
+    CF_ALERTS,
+];
+/// The column families a store written by an older build may lack (created on a writable
+/// open; read as empty otherwise).
+const ANALYSIS_COLUMN_FAMILIES: [&str; 3] = [CF_BASELINES, CF_WATCH, CF_ALERTS];
 
 /// Most records read or written in one RocksDB batch; bounds the memory of one flush step.
 const MAX_BATCH_KEYS: usize = 50_000;
@@ -155,12 +172,17 @@ impl Store {
         }
         let existing = existing_column_families(path)?;
         let options = column_family_options();
-        let db = DB::open_cf_descriptors(
+        let mut db = DB::open_cf_descriptors(
             &options,
             path,
             descriptors(existing.iter().map(String::as_str)),
         )
         .map_err(open_error)?;
+        for name in ANALYSIS_COLUMN_FAMILIES {
+            if !existing.iter().any(|e| e == name) {
+                db.create_cf(name, &column_family_options())?;
+            }
+        }
         Store::checked(db, path, false)
     }
 
@@ -210,7 +232,7 @@ impl Store {
                 supported: FORMAT_VERSION,
             });
         }
-        for name in COLUMN_FAMILIES {
+        for name in [CF_META, CF_PDNS, CF_RDATA_INDEX] {
             store.cf(name)?;
         }
         Ok(store)
@@ -232,7 +254,10 @@ impl Store {
             reason: match name {
                 CF_META => "no meta column family",
                 CF_PDNS => "no pdns column family",
-                _ => "no rdata_index column family",
+                CF_RDATA_INDEX => "no rdata_index column family",
+                CF_BASELINES => "no baselines column family",
+                CF_WATCH => "no watch column family",
+                _ => "no alerts column family",
             },
         })
     }

@@ -1,0 +1,1397 @@
+//! The divergence detectors: [`Analyzer`] turns observations into alerts.
+//!
+//! For every response about a watched (name, type) the analyzer compares the answer with the
+//! rrset's [`Baseline`]. Each detector has a stable name ([`Detector`]):
+//!
+//! * `new_rdata`: an established rrset answers with rdata outside its known prefixes. Scored by
+//!   novelty: a new prefix in a known AS of the rrset is low; an AS seen for other watched names
+//!   is medium; an AS never seen for any watched name (or an address no table knows) is high.
+//!   Raised by a TTL above what authoritative answers carry, by a split view (other resolvers
+//!   hand out the baseline at the same time) and by a TTL that jumped before the previous copy
+//!   expired.
+//! * `split_view`: a resolver hands out known A/AAAA data in no AS the other resolvers hand out
+//!   at the same time.
+//! * `ttl_above_authoritative`: known data handed out with a TTL above the largest TTL the
+//!   authoritative answers (or, without upstream traffic, any answer) ever carried.
+//! * `ttl_rewound`: a resolver's copy changed and its remaining TTL rose before the previous copy
+//!   expired (the cache entry was replaced).
+//! * `mx_set_change`, `ns_set_change`: a watched zone's MX or NS set names a new target
+//!   (referrals included); scored by where the new targets' addresses are (glue in the same
+//!   response, or the targets' first answers later).
+//! * `cname_appeared`: an alias where the name never had one.
+//!
+//! One alert per episode: repeats update the open episode. An episode closes as *reverted*
+//! when every resolver that handed out the new data answers with the baseline again (which
+//! raises the score: legitimate changes persist and spread), as *persisted* when the new data
+//! has been handed out for [`DetectConfig::persist_after_hours`] (it is then learnt), or as
+//! *accepted* by an operator. All time is packet time.
+
+use crate::baseline::{Baseline, BaselineConfig, NS_PER_SEC};
+use crate::watch::{rtype, WatchConfig, WatchReason, Watchlist};
+use schemas::alert::{
+    Alert, AlertAction, AlertAnswer, AlertDetails, AlertDns, AlertEvent, AlertQuestion,
+    ClosedReason, Endpoint, EpisodeStatus, Evidence, Observer, RdataInfo, Rule, Severity,
+    ALERT_SCHEMA_VERSION, MAX_EVIDENCE,
+};
+use schemas::time::format_utc_ns;
+use schemas::{Observation, Record};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The detectors, each with a stable snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Detector {
+    /// New rdata outside the rrset's known prefixes.
+    NewRdata,
+    /// One resolver disagrees with the others at AS level.
+    SplitView,
+    /// TTL above the authoritative TTL.
+    TtlAboveAuthoritative,
+    /// Remaining TTL rose before the previous copy expired.
+    TtlRewound,
+    /// New MX target.
+    MxSetChange,
+    /// New NS target.
+    NsSetChange,
+    /// A CNAME where there was none.
+    CnameAppeared,
+}
+
+impl Detector {
+    /// Every detector.
+    pub const ALL: [Detector; 7] = [
+        Detector::NewRdata,
+        Detector::SplitView,
+        Detector::TtlAboveAuthoritative,
+        Detector::TtlRewound,
+        Detector::MxSetChange,
+        Detector::NsSetChange,
+        Detector::CnameAppeared,
+    ];
+
+    /// The stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Detector::NewRdata => "new_rdata",
+            Detector::SplitView => "split_view",
+            Detector::TtlAboveAuthoritative => "ttl_above_authoritative",
+            Detector::TtlRewound => "ttl_rewound",
+            Detector::MxSetChange => "mx_set_change",
+            Detector::NsSetChange => "ns_set_change",
+            Detector::CnameAppeared => "cname_appeared",
+        }
+    }
+}
+
+/// Where an IP address is routed from: the origin AS.
+pub trait AsLookup: Send + Sync {
+    /// The origin AS number and organisation of `ip`, when known.
+    fn lookup_as(&self, ip: IpAddr) -> Option<(u32, Arc<str>)>;
+}
+
+/// Detector settings (`[detect]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Packet-time seconds within which answers of different resolvers count as "at the same
+    /// time" for split views.
+    pub split_view_window_secs: u64,
+    /// Packet-time hours new data must keep being handed out before it is learnt as legitimate
+    /// and its episode closed as persisted.
+    pub persist_after_hours: u64,
+    /// Seconds of TTL slack before a TTL counts as raised.
+    pub ttl_slack_secs: u32,
+    /// Most open episodes; new ones beyond it are counted and not opened.
+    pub max_episodes: usize,
+    /// Most distinct clients counted per episode.
+    pub max_clients_per_episode: usize,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            split_view_window_secs: 600,
+            persist_after_hours: 24,
+            ttl_slack_secs: 2,
+            max_episodes: 10_000,
+            max_clients_per_episode: 100_000,
+        }
+    }
+}
+
+/// Everything the analyzer needs to know.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzerConfig {
+    /// Written into alerts (`observer.id`).
+    pub sensor_id: String,
+    /// What to watch.
+    pub watch: WatchConfig,
+    /// How baselines learn.
+    pub baseline: BaselineConfig,
+    /// Detector settings.
+    pub detect: DetectConfig,
+}
+
+/// Counters, for the stats output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AnalyzerStats {
+    /// Observations given to the analyzer.
+    pub observations: u64,
+    /// Rrset answers about watched names.
+    pub watched_rrsets: u64,
+    /// Of those, answers to rrsets still learning.
+    pub learning: u64,
+    /// New rdata learnt silently (inside a known prefix).
+    pub learnt_same_prefix: u64,
+    /// Targets learnt from MX and NS answers.
+    pub targets_learnt: u64,
+    /// Targets not learnt (watchlist full).
+    pub targets_dropped: u64,
+    /// Rrsets not followed (baseline table full).
+    pub rrsets_dropped: u64,
+    /// Episodes opened.
+    pub episodes_opened: u64,
+    /// Episodes closed.
+    pub episodes_closed: u64,
+    /// Episodes not opened (episode table full).
+    pub episodes_dropped: u64,
+    /// Alert state changes handed to the sinks.
+    pub alerts_notified: u64,
+}
+
+/// An alert that changed, for the store (always) and the sinks (when `notify`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertUpdate {
+    /// The alert's current state.
+    pub alert: Alert,
+    /// Whether sinks should see it (opened, escalated, closed).
+    pub notify: bool,
+}
+
+/// How new an address is for an rrset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Novelty {
+    Known,
+    SamePrefix,
+    SameAs,
+    NewAs,
+    NewPrefixNoTable,
+    NovelAs,
+}
+
+type EpisodeKey = (Detector, String, u16);
+
+#[derive(Debug, Clone)]
+struct Episode {
+    id: String,
+    detector: Detector,
+    name: String,
+    rtype: u16,
+    first_ns: u64,
+    last_ns: u64,
+    score: u8,
+    reasons: Vec<String>,
+    watched_because: String,
+    baseline: Vec<RdataInfo>,
+    observed: BTreeMap<String, RdataInfo>,
+    answers: Vec<AlertAnswer>,
+    first_responder: IpAddr,
+    /// Responder → (authoritative, reverted).
+    responders: BTreeMap<IpAddr, (bool, bool)>,
+    clients: BTreeSet<IpAddr>,
+    responses: u64,
+    evidence: Vec<Evidence>,
+    evidence_dropped: u64,
+    status: EpisodeStatus,
+    closed_reason: Option<ClosedReason>,
+    closed_ns: Option<u64>,
+    /// Last score the sinks were told about.
+    notified_severity: Option<Severity>,
+}
+
+/// Stable 64-bit FNV-1a.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.iter().chain(std::iter::once(&0xffu8)) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The stable id of an episode.
+pub fn alert_id(detector: &str, name: &str, rrtype: u16, first_ns: u64) -> String {
+    let h = fnv1a(&[
+        detector.as_bytes(),
+        name.as_bytes(),
+        &rrtype.to_be_bytes(),
+        &first_ns.to_be_bytes(),
+    ]);
+    format!("dw1-{h:016x}")
+}
+
+fn canonical_rdata(rdata: &str) -> String {
+    rdata.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The target name inside MX or NS rdata.
+fn target_of(rrtype: u16, rdata: &str) -> Option<String> {
+    let name = match rrtype {
+        rtype::MX => rdata.split_whitespace().nth(1)?,
+        rtype::NS | rtype::CNAME => rdata,
+        _ => return None,
+    };
+    Some(canonical_rdata(name))
+}
+
+fn type_name(rrtype: u16) -> String {
+    schemas::rrtype::type_name(rrtype).into_owned()
+}
+
+/// One rrset found in a response.
+#[derive(Debug)]
+struct RrsetSeen {
+    name: String,
+    rrtype: u16,
+    rdata: Vec<String>,
+    ttl: u32,
+    /// Addresses of targets found in the same response (glue), for MX/NS.
+    glue: Vec<(String, IpAddr)>,
+}
+
+/// The answer records of `owner` and `rrtype`, canonical and sorted, with the smallest TTL.
+fn records_of(records: &[Record], owner: &str, rrtype: u16) -> (Vec<String>, u32) {
+    let mut rdata: Vec<String> = Vec::new();
+    let mut ttl = u32::MAX;
+    for r in records
+        .iter()
+        .filter(|r| r.rtype == rrtype && r.class == 1 && r.name.canonical == owner)
+    {
+        rdata.push(canonical_rdata(&r.rdata));
+        ttl = ttl.min(r.ttl);
+    }
+    rdata.sort();
+    rdata.dedup();
+    (rdata, if ttl == u32::MAX { 0 } else { ttl })
+}
+
+fn glue_of(obs: &Observation, targets: &[String]) -> Vec<(String, IpAddr)> {
+    let mut glue = Vec::new();
+    for r in obs.additional.iter().chain(obs.answers.iter()) {
+        if matches!(r.rtype, rtype::A | rtype::AAAA) && targets.contains(&r.name.canonical) {
+            if let Ok(ip) = r.rdata.parse::<IpAddr>() {
+                glue.push((r.name.canonical.clone(), ip));
+            }
+        }
+    }
+    glue
+}
+
+/// The rrsets of a response worth comparing: the answer for the question (following CNAMEs,
+/// attributing the final data to the question name), any CNAME at the question name, and the NS
+/// set of a referral.
+fn rrsets_in(obs: &Observation) -> Vec<RrsetSeen> {
+    let mut out = Vec::new();
+    let Some(q) = obs.questions.first() else {
+        return out;
+    };
+    if obs.questions.len() != 1 || q.qclass != 1 {
+        return out;
+    }
+    let qname = q.name.canonical.as_str();
+    let qtype = q.qtype;
+    if obs.answers.is_empty() {
+        // A referral: NS records in authority, no answer.
+        let mut owners: Vec<&str> = obs
+            .authority
+            .iter()
+            .filter(|r| r.rtype == rtype::NS)
+            .map(|r| r.name.canonical.as_str())
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        for owner in owners {
+            let (rdata, ttl) = records_of(&obs.authority, owner, rtype::NS);
+            let targets: Vec<String> = rdata.iter().map(|r| canonical_rdata(r)).collect();
+            out.push(RrsetSeen {
+                name: owner.to_owned(),
+                rrtype: rtype::NS,
+                glue: glue_of(obs, &targets),
+                rdata,
+                ttl,
+            });
+        }
+        return out;
+    }
+    let (cname, cname_ttl) = records_of(&obs.answers, qname, rtype::CNAME);
+    if !cname.is_empty() && qtype != rtype::CNAME {
+        out.push(RrsetSeen {
+            name: qname.to_owned(),
+            rrtype: rtype::CNAME,
+            rdata: cname.clone(),
+            ttl: cname_ttl,
+            glue: Vec::new(),
+        });
+    }
+    // Follow the chain to the owner of the data.
+    let mut owner = qname.to_owned();
+    for _ in 0..16 {
+        let (next, _) = records_of(&obs.answers, &owner, rtype::CNAME);
+        match next.first() {
+            Some(target) if qtype != rtype::CNAME => owner = target.clone(),
+            _ => break,
+        }
+    }
+    let (rdata, ttl) = records_of(&obs.answers, &owner, qtype);
+    if !rdata.is_empty() {
+        let targets: Vec<String> = rdata.iter().filter_map(|r| target_of(qtype, r)).collect();
+        out.push(RrsetSeen {
+            name: qname.to_owned(),
+            rrtype: qtype,
+            glue: if matches!(qtype, rtype::MX | rtype::NS) {
+                glue_of(obs, &targets)
+            } else {
+                Vec::new()
+            },
+            rdata,
+            ttl,
+        });
+    }
+    out
+}
+
+/// Turns observations into alerts; see the module documentation.
+pub struct Analyzer {
+    config: AnalyzerConfig,
+    watch: Watchlist,
+    baselines: HashMap<(String, u16), Baseline>,
+    /// AS → earliest packet time it was learnt for any watched rrset.
+    global_asns: BTreeMap<u32, u64>,
+    episodes: BTreeMap<EpisodeKey, Episode>,
+    /// Learnt target → the set-change episode that named it.
+    target_links: HashMap<String, EpisodeKey>,
+    asn: Option<Arc<dyn AsLookup>>,
+    dirty: BTreeSet<(String, u16)>,
+    new_learnt: Vec<(String, WatchReason)>,
+    now_ns: u64,
+    last_sweep_ns: u64,
+    /// Counters.
+    pub stats: AnalyzerStats,
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analyzer")
+            .field("baselines", &self.baselines.len())
+            .field("episodes", &self.episodes.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Analyzer {
+    /// An analyzer with no history, looking up origin ASes in `asn` when given.
+    pub fn new(config: AnalyzerConfig, asn: Option<Arc<dyn AsLookup>>) -> Analyzer {
+        Analyzer {
+            watch: Watchlist::new(&config.watch),
+            config,
+            baselines: HashMap::new(),
+            global_asns: BTreeMap::new(),
+            episodes: BTreeMap::new(),
+            target_links: HashMap::new(),
+            asn,
+            dirty: BTreeSet::new(),
+            new_learnt: Vec::new(),
+            now_ns: 0,
+            last_sweep_ns: 0,
+            stats: AnalyzerStats::default(),
+        }
+    }
+
+    /// Restores baselines and learnt targets saved by an earlier run (or imported).
+    pub fn restore(
+        &mut self,
+        baselines: impl IntoIterator<Item = Baseline>,
+        learnt: impl IntoIterator<Item = (String, WatchReason)>,
+    ) {
+        self.watch.restore(learnt);
+        for b in baselines {
+            let Some(code) = schemas::rrtype::parse_type(&b.rtype) else {
+                continue;
+            };
+            for (rdata, stats) in &b.rdata {
+                let _ = rdata;
+                if let Some(asn) = stats.asn {
+                    let e = self.global_asns.entry(asn).or_insert(stats.first_ns);
+                    *e = (*e).min(stats.first_ns);
+                }
+            }
+            self.baselines.insert((b.name.clone(), code), b);
+        }
+    }
+
+    /// The watchlist (configured and learnt).
+    pub fn watchlist(&self) -> &Watchlist {
+        &self.watch
+    }
+
+    /// Baselines changed since the last call, for saving.
+    pub fn take_dirty_baselines(&mut self) -> Vec<Baseline> {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty
+            .iter()
+            .filter_map(|k| self.baselines.get(k).cloned())
+            .collect()
+    }
+
+    /// Targets learnt since the last call, for saving.
+    pub fn take_new_learnt(&mut self) -> Vec<(String, WatchReason)> {
+        std::mem::take(&mut self.new_learnt)
+    }
+
+    /// Every baseline, sorted by name and type.
+    pub fn baselines(&self) -> Vec<&Baseline> {
+        let mut v: Vec<&Baseline> = self.baselines.values().collect();
+        v.sort_by(|a, b| (&a.name, &a.rtype).cmp(&(&b.name, &b.rtype)));
+        v
+    }
+
+    /// Open episodes as alerts, sorted by id.
+    pub fn open_alerts(&self) -> Vec<Alert> {
+        let mut v: Vec<Alert> = self
+            .episodes
+            .values()
+            .map(|e| self.to_alert(e, AlertAction::Opened))
+            .collect();
+        v.sort_by(|a, b| a.event.id.cmp(&b.event.id));
+        v
+    }
+
+    fn lookup(&self, ip: IpAddr) -> Option<(u32, Arc<str>)> {
+        self.asn.as_ref().and_then(|t| t.lookup_as(ip))
+    }
+
+    fn rdata_info(&self, rrtype: u16, rdata: &str) -> RdataInfo {
+        let ip = if matches!(rrtype, rtype::A | rtype::AAAA) {
+            rdata.parse::<IpAddr>().ok()
+        } else {
+            None
+        };
+        let asn = ip.and_then(|ip| self.lookup(ip));
+        RdataInfo {
+            data: rdata.to_owned(),
+            prefix: ip.map(|ip| {
+                crate::baseline::prefix_of_ip(
+                    ip,
+                    self.config.baseline.prefix_v4,
+                    self.config.baseline.prefix_v6,
+                )
+            }),
+            asn: asn.as_ref().map(|(n, _)| *n),
+            as_org: asn.map(|(_, o)| o.to_string()),
+        }
+    }
+
+    /// Whether `asn` has been part of some watched rrset for a full learning period at `now`.
+    fn asn_established(&self, asn: u32) -> bool {
+        self.global_asns.get(&asn).is_some_and(|first| {
+            self.now_ns.saturating_sub(*first) >= self.config.baseline.learning_ns()
+        })
+    }
+
+    fn novelty(&self, b: &Baseline, info: &RdataInfo) -> Novelty {
+        if b.rdata.contains_key(&info.data) {
+            return Novelty::Known;
+        }
+        if let Some(p) = &info.prefix {
+            if b.prefixes.contains(p) {
+                return Novelty::SamePrefix;
+            }
+        }
+        match info.asn {
+            Some(a) if b.asns.contains(&a) => Novelty::SameAs,
+            Some(a) if self.asn_established(a) => Novelty::NewAs,
+            Some(_) => Novelty::NovelAs,
+            None if self.asn.is_none() => Novelty::NewPrefixNoTable,
+            None => Novelty::NovelAs,
+        }
+    }
+
+    fn describe_novelty(&self, novelty: Novelty, info: &RdataInfo) -> (u8, String) {
+        let as_text = match (&info.asn, &info.as_org) {
+            (Some(a), Some(o)) => format!("AS{a} ({o})"),
+            (Some(a), None) => format!("AS{a}"),
+            _ => "an AS the IP-to-AS table does not know".to_owned(),
+        };
+        let prefix = info.prefix.as_deref().unwrap_or("?");
+        match novelty {
+            Novelty::SameAs => (
+                25,
+                format!(
+                    "{} is in a new prefix {prefix} of a known {as_text}",
+                    info.data
+                ),
+            ),
+            Novelty::NewAs => (
+                45,
+                format!(
+                    "{} is in {as_text}, new for this name (seen for other watched names)",
+                    info.data
+                ),
+            ),
+            Novelty::NewPrefixNoTable => (
+                45,
+                format!(
+                    "{} is in a new prefix {prefix} (no IP-to-AS table configured)",
+                    info.data
+                ),
+            ),
+            Novelty::NovelAs => (
+                65,
+                format!(
+                    "{} is in {as_text}, never seen for any watched name",
+                    info.data
+                ),
+            ),
+            Novelty::Known | Novelty::SamePrefix => (0, String::new()),
+        }
+    }
+
+    /// Processes one observation; alerts that changed are appended to `out`.
+    pub fn process(&mut self, obs: &Observation, out: &mut Vec<AlertUpdate>) {
+        self.stats.observations += 1;
+        self.now_ns = self.now_ns.max(obs.time_ns);
+        if !obs.flags.qr
+            || obs.opcode != 0
+            || obs.rcode != 0
+            || obs.anomalies.iter().any(|a| a.is_malformed())
+            || obs.transport == schemas::Transport::Icmp
+        {
+            self.sweep(out);
+            return;
+        }
+        for seen in rrsets_in(obs) {
+            self.observe_rrset(obs, &seen, out);
+        }
+        self.sweep(out);
+    }
+
+    fn observe_rrset(&mut self, obs: &Observation, seen: &RrsetSeen, out: &mut Vec<AlertUpdate>) {
+        let Some(watched) = self.watch.watched(&seen.name, seen.rrtype) else {
+            return;
+        };
+        let zone = watched.zone.to_owned();
+        let because = watched.reason.describe();
+        let because = if zone == seen.name {
+            because
+        } else {
+            format!("{because} ({zone})")
+        };
+        self.stats.watched_rrsets += 1;
+        let now = obs.time_ns;
+        // Follow MX and NS targets.
+        if matches!(seen.rrtype, rtype::MX | rtype::NS) {
+            let via = type_name(seen.rrtype);
+            for r in &seen.rdata {
+                if let Some(t) = target_of(seen.rrtype, r) {
+                    if let Some(reason) = self.watch.learn(&t, &seen.name, &via, now) {
+                        self.stats.targets_learnt += 1;
+                        self.new_learnt.push((t, reason));
+                    }
+                }
+            }
+            self.stats.targets_dropped = self.watch.learnt_dropped;
+        }
+        let key = (seen.name.clone(), seen.rrtype);
+        if !self.baselines.contains_key(&key) {
+            if self.baselines.len() >= self.config.baseline.max_rrsets {
+                self.stats.rrsets_dropped += 1;
+                return;
+            }
+            self.baselines.insert(
+                key.clone(),
+                Baseline::new(&seen.name, &type_name(seen.rrtype), now),
+            );
+        }
+        self.dirty.insert(key.clone());
+        let infos: Vec<RdataInfo> = seen
+            .rdata
+            .iter()
+            .map(|r| self.rdata_info(seen.rrtype, r))
+            .collect();
+        let responder = obs.src_ip;
+        let authoritative = obs.flags.aa;
+        let Some(b) = self.baselines.get(&key) else {
+            return;
+        };
+        let established = b.is_established(now, &self.config.baseline);
+        if !established {
+            self.stats.learning += 1;
+            self.learn_all(&key, &infos, seen, obs);
+            // A learnt target's first addresses can tell where a new MX/NS target lives.
+            self.check_target_link(&seen.name, &infos, obs, out);
+            return;
+        }
+        let previous = b.responders.get(&responder).cloned();
+        let max_auth = b.max_auth_ttl.unwrap_or(b.max_ttl);
+        let cname_history = seen.rrtype != rtype::CNAME
+            || self
+                .baselines
+                .get(&key)
+                .is_some_and(|b| !b.rdata.is_empty());
+        let novelties: Vec<Novelty> = infos.iter().map(|i| self.novelty(b, i)).collect();
+        let slack = self.config.detect.ttl_slack_secs;
+        let ttl_high = !authoritative && seen.ttl > max_auth.saturating_add(slack);
+        let ttl_rewound = !authoritative
+            && previous.as_ref().is_some_and(|p| {
+                now < p.expiry_ns()
+                    && p.last_rdata != seen.rdata
+                    && now.saturating_add(u64::from(seen.ttl) * NS_PER_SEC)
+                        > p.expiry_ns().saturating_add(u64::from(slack) * NS_PER_SEC)
+            });
+
+        // Data the rrset already knows (or inside its prefixes): learn it, check reverts.
+        let all_known = novelties
+            .iter()
+            .all(|n| matches!(n, Novelty::Known | Novelty::SamePrefix));
+        let mut novel: Vec<(usize, Novelty)> = Vec::new();
+        for (i, n) in novelties.iter().enumerate() {
+            match n {
+                Novelty::Known => {}
+                Novelty::SamePrefix => self.stats.learnt_same_prefix += 1,
+                _ => novel.push((i, *n)),
+            }
+        }
+
+        // Name-valued rrsets: new targets.
+        let detector = match seen.rrtype {
+            rtype::MX => Some(Detector::MxSetChange),
+            rtype::NS => Some(Detector::NsSetChange),
+            rtype::CNAME if !cname_history => Some(Detector::CnameAppeared),
+            rtype::CNAME => Some(Detector::NewRdata),
+            rtype::A | rtype::AAAA => Some(Detector::NewRdata),
+            _ => None,
+        };
+        if let (Some(detector), false) = (detector, novel.is_empty()) {
+            let mut score = 0u8;
+            let mut reasons = Vec::new();
+            for (i, n) in &novel {
+                let Some(info) = infos.get(*i) else { continue };
+                if matches!(seen.rrtype, rtype::A | rtype::AAAA) {
+                    let (s, why) = self.describe_novelty(*n, info);
+                    score = score.max(s);
+                    reasons.push(why);
+                } else {
+                    score = score.max(if detector == Detector::CnameAppeared {
+                        45
+                    } else {
+                        30
+                    });
+                    reasons.push(format!(
+                        "{} {} is new for {}",
+                        type_name(seen.rrtype),
+                        info.data,
+                        seen.name
+                    ));
+                    // Where do the new targets live?
+                    if let Some(target) = target_of(seen.rrtype, &info.data) {
+                        for (_, ip) in seen.glue.iter().filter(|(n, _)| *n == target) {
+                            let g = self.rdata_info(rtype::A, &ip.to_string());
+                            let gn = match g.asn {
+                                Some(a) if self.asn_established(a) => Novelty::NewAs,
+                                None if self.asn.is_none() => Novelty::NewPrefixNoTable,
+                                _ => Novelty::NovelAs,
+                            };
+                            if gn == Novelty::NovelAs {
+                                score = score.max(65);
+                                let (_, why) = self.describe_novelty(gn, &g);
+                                reasons.push(format!("target {target}: {why}"));
+                            }
+                        }
+                    }
+                }
+            }
+            if matches!(seen.rrtype, rtype::A | rtype::AAAA) {
+                if ttl_high {
+                    score = score.saturating_add(15);
+                    reasons.push(format!(
+                        "TTL {} above the largest authoritative TTL {max_auth}",
+                        seen.ttl
+                    ));
+                }
+                if ttl_rewound {
+                    score = score.saturating_add(10);
+                    reasons.push(format!(
+                        "{responder}'s TTL rose to {} before its previous copy expired",
+                        seen.ttl
+                    ));
+                }
+                if let Some(why) = self.split_view(&key, responder, &infos, &novel, now) {
+                    score = score.saturating_add(15);
+                    reasons.push(why);
+                }
+            }
+            let observed: Vec<RdataInfo> = novel
+                .iter()
+                .filter_map(|(i, _)| infos.get(*i).cloned())
+                .collect();
+            self.raise(
+                detector, &key, &because, score, reasons, observed, seen, obs, out,
+            );
+            if !matches!(seen.rrtype, rtype::A | rtype::AAAA) {
+                for (i, _) in &novel {
+                    if let Some(t) = infos.get(*i).and_then(|i| target_of(seen.rrtype, &i.data)) {
+                        self.target_links
+                            .insert(t, (detector, key.0.clone(), key.1));
+                    }
+                }
+            }
+        } else if all_known {
+            // Standalone wire-free checks on known data.
+            if matches!(seen.rrtype, rtype::A | rtype::AAAA) {
+                if ttl_high {
+                    let why = format!(
+                        "{responder} hands out TTL {} above the largest authoritative TTL {max_auth}",
+                        seen.ttl
+                    );
+                    self.raise(
+                        Detector::TtlAboveAuthoritative,
+                        &key,
+                        &because,
+                        30,
+                        vec![why],
+                        infos.clone(),
+                        seen,
+                        obs,
+                        out,
+                    );
+                }
+                if ttl_rewound {
+                    let why = format!(
+                        "{responder}'s copy changed and its TTL rose to {} before the previous copy expired",
+                        seen.ttl
+                    );
+                    self.raise(
+                        Detector::TtlRewound,
+                        &key,
+                        &because,
+                        25,
+                        vec![why],
+                        infos.clone(),
+                        seen,
+                        obs,
+                        out,
+                    );
+                }
+                if !authoritative {
+                    if let Some(why) = self.split_view_known(&key, responder, &infos, now) {
+                        self.raise(
+                            Detector::SplitView,
+                            &key,
+                            &because,
+                            45,
+                            vec![why],
+                            infos.clone(),
+                            seen,
+                            obs,
+                            out,
+                        );
+                    }
+                }
+            }
+            self.check_reverts(&key, responder, authoritative, &infos, seen, obs, out);
+        }
+        // Learn what is not under suspicion; always record the responder's view.
+        let learnable: Vec<RdataInfo> = infos
+            .iter()
+            .zip(&novelties)
+            .filter(|(_, n)| matches!(n, Novelty::Known | Novelty::SamePrefix))
+            .map(|(i, _)| i.clone())
+            .collect();
+        self.learn_all(&key, &learnable, seen, obs);
+        self.check_target_link(&seen.name, &infos, obs, out);
+    }
+
+    fn learn_all(
+        &mut self,
+        key: &(String, u16),
+        infos: &[RdataInfo],
+        seen: &RrsetSeen,
+        obs: &Observation,
+    ) {
+        let config = self.config.baseline.clone();
+        let Some(b) = self.baselines.get_mut(key) else {
+            return;
+        };
+        for i in infos {
+            b.learn_rdata(&i.data, i.prefix.as_deref(), i.asn, obs.time_ns, &config);
+            if let Some(a) = i.asn {
+                let e = self.global_asns.entry(a).or_insert(obs.time_ns);
+                *e = (*e).min(obs.time_ns);
+            }
+        }
+        b.record_response(
+            obs.src_ip,
+            obs.flags.aa,
+            &seen.rdata,
+            seen.ttl,
+            obs.time_ns,
+            &config,
+        );
+    }
+
+    /// The ASes (or prefixes, without a table) of `infos`.
+    fn networks(infos: &[RdataInfo]) -> BTreeSet<String> {
+        infos
+            .iter()
+            .map(|i| match (i.asn, &i.prefix) {
+                (Some(a), _) => format!("AS{a}"),
+                (None, Some(p)) => p.clone(),
+                (None, None) => i.data.clone(),
+            })
+            .collect()
+    }
+
+    /// Other resolvers that answered recently, with what they answered.
+    fn recent_others(
+        &self,
+        key: &(String, u16),
+        responder: IpAddr,
+        now: u64,
+    ) -> Vec<(IpAddr, Vec<String>)> {
+        let window = self
+            .config
+            .detect
+            .split_view_window_secs
+            .saturating_mul(NS_PER_SEC);
+        let Some(b) = self.baselines.get(key) else {
+            return Vec::new();
+        };
+        b.responders
+            .iter()
+            .filter(|(ip, v)| {
+                **ip != responder && !v.authoritative && now.saturating_sub(v.last_ns) <= window
+            })
+            .map(|(ip, v)| (*ip, v.last_rdata.clone()))
+            .collect()
+    }
+
+    fn split_view(
+        &self,
+        key: &(String, u16),
+        responder: IpAddr,
+        infos: &[RdataInfo],
+        novel: &[(usize, Novelty)],
+        now: u64,
+    ) -> Option<String> {
+        let others = self.recent_others(key, responder, now);
+        if others.is_empty() {
+            return None;
+        }
+        let mine: BTreeSet<String> = Self::networks(
+            &novel
+                .iter()
+                .filter_map(|(i, _)| infos.get(*i).cloned())
+                .collect::<Vec<_>>(),
+        );
+        let mut agreeing = Vec::new();
+        for (ip, rdata) in &others {
+            let theirs: Vec<RdataInfo> = rdata.iter().map(|r| self.rdata_info(key.1, r)).collect();
+            if Self::networks(&theirs).is_disjoint(&mine) {
+                agreeing.push((ip, rdata));
+            }
+        }
+        if agreeing.len() != others.len() {
+            return None;
+        }
+        let list: Vec<String> = agreeing
+            .iter()
+            .map(|(ip, rdata)| format!("{ip} ({})", rdata.join(" ")))
+            .collect();
+        Some(format!(
+            "split view: only {responder} hands this out; at the same time {} answered the baseline",
+            list.join(", ")
+        ))
+    }
+
+    fn split_view_known(
+        &self,
+        key: &(String, u16),
+        responder: IpAddr,
+        infos: &[RdataInfo],
+        now: u64,
+    ) -> Option<String> {
+        let others = self.recent_others(key, responder, now);
+        if others.len() < 2 {
+            return None;
+        }
+        let mine = Self::networks(infos);
+        let mut union = BTreeSet::new();
+        for (_, rdata) in &others {
+            let theirs: Vec<RdataInfo> = rdata.iter().map(|r| self.rdata_info(key.1, r)).collect();
+            let n = Self::networks(&theirs);
+            if !n.is_disjoint(&mine) {
+                return None;
+            }
+            union.extend(n);
+        }
+        Some(format!(
+            "split view: {responder} hands out {} ({}) while {} other resolvers agree on {}",
+            infos
+                .iter()
+                .map(|i| i.data.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            mine.into_iter().collect::<Vec<_>>().join(" "),
+            others.len(),
+            union.into_iter().collect::<Vec<_>>().join(" ")
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn raise(
+        &mut self,
+        detector: Detector,
+        key: &(String, u16),
+        because: &str,
+        score: u8,
+        reasons: Vec<String>,
+        observed: Vec<RdataInfo>,
+        seen: &RrsetSeen,
+        obs: &Observation,
+        out: &mut Vec<AlertUpdate>,
+    ) {
+        let ekey: EpisodeKey = (detector, key.0.clone(), key.1);
+        let now = obs.time_ns;
+        if !self.episodes.contains_key(&ekey) {
+            if self.episodes.len() >= self.config.detect.max_episodes {
+                self.stats.episodes_dropped += 1;
+                return;
+            }
+            let baseline = self.baseline_summary(key);
+            let name = key.0.clone();
+            let id = alert_id(detector.name(), &name, key.1, now);
+            self.episodes.insert(
+                ekey.clone(),
+                Episode {
+                    id,
+                    detector,
+                    name,
+                    rtype: key.1,
+                    first_ns: now,
+                    last_ns: now,
+                    score: 0,
+                    reasons: Vec::new(),
+                    watched_because: because.to_owned(),
+                    baseline,
+                    observed: BTreeMap::new(),
+                    answers: Vec::new(),
+                    first_responder: obs.src_ip,
+                    responders: BTreeMap::new(),
+                    clients: BTreeSet::new(),
+                    responses: 0,
+                    evidence: Vec::new(),
+                    evidence_dropped: 0,
+                    status: EpisodeStatus::Open,
+                    closed_reason: None,
+                    closed_ns: None,
+                    notified_severity: None,
+                },
+            );
+            self.stats.episodes_opened += 1;
+        }
+        let max_clients = self.config.detect.max_clients_per_episode;
+        let Some(e) = self.episodes.get_mut(&ekey) else {
+            return;
+        };
+        e.last_ns = now;
+        e.responses += 1;
+        e.score = e.score.max(score.min(100));
+        for r in reasons {
+            if !e.reasons.contains(&r) {
+                e.reasons.push(r);
+            }
+        }
+        for o in observed {
+            e.observed.entry(o.data.clone()).or_insert(o);
+        }
+        e.answers = seen
+            .rdata
+            .iter()
+            .map(|r| AlertAnswer {
+                name: seen.name.clone(),
+                rtype: type_name(seen.rrtype),
+                ttl: seen.ttl,
+                data: r.clone(),
+            })
+            .collect();
+        e.responders.insert(obs.src_ip, (obs.flags.aa, false));
+        if e.clients.len() < max_clients {
+            e.clients.insert(obs.dst_ip);
+        }
+        push_evidence(e, obs);
+        self.notify(&ekey, out);
+    }
+
+    fn baseline_summary(&self, key: &(String, u16)) -> Vec<RdataInfo> {
+        let Some(b) = self.baselines.get(key) else {
+            return Vec::new();
+        };
+        let mut by_count: Vec<(&String, u64)> = b.rdata.iter().map(|(k, s)| (k, s.count)).collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let mut v: Vec<RdataInfo> = by_count
+            .into_iter()
+            .take(16)
+            .map(|(r, _)| {
+                let s = b.rdata.get(r);
+                RdataInfo {
+                    data: r.clone(),
+                    prefix: s.and_then(|s| s.prefix.clone()),
+                    asn: s.and_then(|s| s.asn),
+                    as_org: s
+                        .and_then(|s| s.asn)
+                        .and_then(|_| r.parse::<IpAddr>().ok())
+                        .and_then(|ip| self.lookup(ip))
+                        .map(|(_, o)| o.to_string()),
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| a.data.cmp(&b.data));
+        v
+    }
+
+    /// Hands a state change to the sinks when the severity is new or higher; always updates
+    /// the store.
+    fn notify(&mut self, ekey: &EpisodeKey, out: &mut Vec<AlertUpdate>) {
+        let Some(e) = self.episodes.get(ekey) else {
+            return;
+        };
+        let severity = Severity::of_score(e.score);
+        let (action, notify) = match (e.status, e.notified_severity) {
+            (EpisodeStatus::Closed, _) => (AlertAction::Closed, true),
+            (EpisodeStatus::Open, None) => (AlertAction::Opened, true),
+            (EpisodeStatus::Open, Some(s)) if severity > s => (AlertAction::Escalated, true),
+            (EpisodeStatus::Open, Some(_)) => (AlertAction::Escalated, false),
+        };
+        let alert = self.to_alert(e, action);
+        if notify {
+            self.stats.alerts_notified += 1;
+        }
+        out.push(AlertUpdate { alert, notify });
+        if let Some(e) = self.episodes.get_mut(ekey) {
+            if notify {
+                e.notified_severity = Some(severity);
+            }
+        }
+    }
+
+    fn to_alert(&self, e: &Episode, action: AlertAction) -> Alert {
+        let severity = Severity::of_score(e.score);
+        let rtype = type_name(e.rtype);
+        let stamp = match action {
+            AlertAction::Closed => e.closed_ns.unwrap_or(e.last_ns),
+            _ => e.last_ns,
+        };
+        let observed: Vec<RdataInfo> = e.observed.values().cloned().collect();
+        let reason = format!(
+            "{}: {} {} {} at {}{}",
+            e.detector.name(),
+            e.name,
+            rtype,
+            observed
+                .iter()
+                .map(|o| o.data.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            e.responders
+                .keys()
+                .map(|ip| ip.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            e.reasons
+                .first()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+        Alert {
+            timestamp: format_utc_ns(stamp),
+            schema_version: ALERT_SCHEMA_VERSION,
+            event: AlertEvent {
+                id: e.id.clone(),
+                kind: "alert".to_owned(),
+                module: "dnsward".to_owned(),
+                dataset: "dnsward.alert".to_owned(),
+                action,
+                severity: e.score,
+                start: format_utc_ns(e.first_ns),
+                end: format_utc_ns(stamp.max(e.last_ns)),
+                reason,
+            },
+            rule: Rule {
+                name: e.detector.name().to_owned(),
+                category: "divergence".to_owned(),
+            },
+            dns: AlertDns {
+                question: AlertQuestion {
+                    name: e.name.clone(),
+                    rtype,
+                },
+                answers: e.answers.clone(),
+            },
+            source: Endpoint {
+                ip: e.first_responder,
+            },
+            observer: Observer {
+                id: self.config.sensor_id.clone(),
+                product: "dnsward".to_owned(),
+            },
+            dnsward: AlertDetails {
+                detector: e.detector.name().to_owned(),
+                severity,
+                score: e.score,
+                reasons: e.reasons.clone(),
+                status: e.status,
+                closed_reason: e.closed_reason,
+                first_seen_ns: e.first_ns,
+                last_seen_ns: e.last_ns,
+                closed_ns: e.closed_ns,
+                watched_because: e.watched_because.clone(),
+                baseline: e.baseline.clone(),
+                observed,
+                resolvers: e.responders.keys().copied().collect(),
+                clients_affected: e.clients.len() as u64,
+                responses: e.responses,
+                evidence: e.evidence.clone(),
+                evidence_dropped: e.evidence_dropped,
+            },
+        }
+    }
+
+    /// A known-data answer from `responder`: episodes on this rrset in which it handed out the
+    /// new data count it as reverted; when all have, the episode closes.
+    #[allow(clippy::too_many_arguments)]
+    fn check_reverts(
+        &mut self,
+        key: &(String, u16),
+        responder: IpAddr,
+        authoritative: bool,
+        infos: &[RdataInfo],
+        seen: &RrsetSeen,
+        obs: &Observation,
+        out: &mut Vec<AlertUpdate>,
+    ) {
+        let _ = seen;
+        let keys: Vec<EpisodeKey> = self
+            .episodes
+            .keys()
+            .filter(|(_, n, t)| *n == key.0 && *t == key.1)
+            .cloned()
+            .collect();
+        for ekey in keys {
+            let Some(e) = self.episodes.get_mut(&ekey) else {
+                continue;
+            };
+            if infos.iter().any(|i| e.observed.contains_key(&i.data)) {
+                continue;
+            }
+            // Standalone TTL and split-view episodes revert when the responder behaves again;
+            // their "observed" data is known data, so only the responder matters.
+            let only_authoritative = e.responders.values().all(|(aa, _)| *aa);
+            match e.responders.get_mut(&responder) {
+                Some(state) => state.1 = true,
+                // The real servers answering the baseline again counts for episodes seen only
+                // from (other) authoritative servers.
+                None if authoritative && only_authoritative => {
+                    for state in e.responders.values_mut() {
+                        state.1 = true;
+                    }
+                }
+                None => {}
+            }
+            let resolvers: Vec<&(bool, bool)> =
+                e.responders.values().filter(|(aa, _)| !aa).collect();
+            let done = if resolvers.is_empty() {
+                e.responders.values().all(|(_, r)| *r)
+            } else {
+                resolvers.iter().all(|(_, r)| *r)
+            };
+            if done {
+                let hours = (obs.time_ns.saturating_sub(e.first_ns)) / (3600 * NS_PER_SEC);
+                let mins = (obs.time_ns.saturating_sub(e.first_ns)) / (60 * NS_PER_SEC) % 60;
+                e.score = e.score.saturating_add(10).min(100);
+                e.reasons.push(format!(
+                    "reverted after {hours}h{mins:02}m: the baseline answers returned"
+                ));
+                e.status = EpisodeStatus::Closed;
+                e.closed_reason = Some(ClosedReason::Reverted);
+                e.closed_ns = Some(obs.time_ns);
+                self.close(&ekey, out);
+            }
+        }
+    }
+
+    fn close(&mut self, ekey: &EpisodeKey, out: &mut Vec<AlertUpdate>) {
+        self.notify(ekey, out);
+        self.episodes.remove(ekey);
+        self.target_links.retain(|_, v| v != ekey);
+        self.stats.episodes_closed += 1;
+    }
+
+    /// A learnt target's addresses in an AS never seen for any watched name escalate the
+    /// set-change episode that named it.
+    fn check_target_link(
+        &mut self,
+        name: &str,
+        infos: &[RdataInfo],
+        obs: &Observation,
+        out: &mut Vec<AlertUpdate>,
+    ) {
+        let Some(ekey) = self.target_links.get(name).cloned() else {
+            return;
+        };
+        let mut reasons = Vec::new();
+        for i in infos {
+            let novel = match i.asn {
+                Some(a) => !self.asn_established(a),
+                None => self.asn.is_some(),
+            };
+            if novel && i.prefix.is_some() {
+                let (_, why) = self.describe_novelty(Novelty::NovelAs, i);
+                reasons.push(format!("target {name}: {why}"));
+            }
+        }
+        if reasons.is_empty() {
+            return;
+        }
+        let Some(e) = self.episodes.get_mut(&ekey) else {
+            return;
+        };
+        let before = e.score;
+        e.score = e.score.max(65);
+        let mut changed = e.score != before;
+        for r in reasons {
+            if !e.reasons.contains(&r) {
+                e.reasons.push(r);
+                changed = true;
+            }
+        }
+        if changed {
+            push_evidence(e, obs);
+            self.notify(&ekey, out);
+        }
+    }
+
+    /// Closes episodes whose new data persisted (and learns it), once a minute of packet time.
+    fn sweep(&mut self, out: &mut Vec<AlertUpdate>) {
+        if self.now_ns.saturating_sub(self.last_sweep_ns) < 60 * NS_PER_SEC {
+            return;
+        }
+        self.last_sweep_ns = self.now_ns;
+        let persist = self
+            .config
+            .detect
+            .persist_after_hours
+            .saturating_mul(3600 * NS_PER_SEC);
+        let due: Vec<EpisodeKey> = self
+            .episodes
+            .iter()
+            .filter(|(_, e)| e.last_ns.saturating_sub(e.first_ns) >= persist)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for ekey in due {
+            let Some(e) = self.episodes.get_mut(&ekey) else {
+                continue;
+            };
+            e.status = EpisodeStatus::Closed;
+            e.closed_reason = Some(ClosedReason::Persisted);
+            e.closed_ns = Some(self.now_ns);
+            e.reasons
+                .push("persisted: the new data was handed out long enough to be learnt".to_owned());
+            let observed: Vec<RdataInfo> = e.observed.values().cloned().collect();
+            let key = (e.name.clone(), e.rtype);
+            let now = self.now_ns;
+            let config = self.config.baseline.clone();
+            if let Some(b) = self.baselines.get_mut(&key) {
+                for o in &observed {
+                    b.learn_rdata(&o.data, o.prefix.as_deref(), o.asn, now, &config);
+                }
+                self.dirty.insert(key);
+            }
+            self.close(&ekey, out);
+        }
+    }
+
+    /// Marks `rdata` as legitimate for (name, type): learns it and closes every open episode on
+    /// the rrset that observed it, as accepted. Returns the closed alerts.
+    pub fn accept(
+        &mut self,
+        name: &str,
+        rrtype: u16,
+        rdata: &str,
+        now_ns: u64,
+    ) -> Vec<AlertUpdate> {
+        let rdata = canonical_rdata(rdata);
+        let key = (crate::watch::canonical(name), rrtype);
+        let info = self.rdata_info(rrtype, &rdata);
+        let config = self.config.baseline.clone();
+        let b = self
+            .baselines
+            .entry(key.clone())
+            .or_insert_with(|| Baseline::new(&key.0, &type_name(rrtype), now_ns));
+        b.learn_rdata(
+            &info.data,
+            info.prefix.as_deref(),
+            info.asn,
+            now_ns,
+            &config,
+        );
+        self.dirty.insert(key.clone());
+        let mut out = Vec::new();
+        let keys: Vec<EpisodeKey> = self
+            .episodes
+            .iter()
+            .filter(|((_, n, t), e)| *n == key.0 && *t == key.1 && e.observed.contains_key(&rdata))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for ekey in keys {
+            if let Some(e) = self.episodes.get_mut(&ekey) {
+                e.status = EpisodeStatus::Closed;
+                e.closed_reason = Some(ClosedReason::Accepted);
+                e.closed_ns = Some(now_ns.max(e.last_ns));
+                e.reasons.push(format!("accepted by an operator: {rdata}"));
+            }
+            self.close(&ekey, &mut out);
+        }
+        out
+    }
+}
+
+fn push_evidence(e: &mut Episode, obs: &Observation) {
+    let ev = Evidence {
+        file: obs.source.file.clone(),
+        interface: obs.source.interface.clone(),
+        frame: obs.source.frame,
+        time_ns: obs.time_ns,
+        src_ip: obs.src_ip,
+        dst_ip: obs.dst_ip,
+        txid: obs.txid,
+    };
+    if e.evidence.len() < MAX_EVIDENCE {
+        e.evidence.push(ev);
+    } else {
+        e.evidence_dropped += 1;
+        if let Some(last) = e.evidence.last_mut() {
+            *last = ev;
+        }
+    }
+}
+
+impl AsLookup for crate::asn::AsnTable {
+    fn lookup_as(&self, ip: IpAddr) -> Option<(u32, Arc<str>)> {
+        self.lookup(ip).map(|info| (info.asn, info.org))
+    }
+}

@@ -1,0 +1,168 @@
+//! The analysis thread: [`AnalysisThread`] feeds observations, in capture order, through the
+//! [`Analyzer`], keeps its state in the store and hands alerts to the sinks.
+//!
+//! Observations arrive as `Vec<Observation>` on a bounded crossbeam channel (the binary sends
+//! them in the order the sensor's merger releases them, so results do not depend on thread
+//! scheduling). Alert state changes are written to the store at once; baselines and learnt
+//! targets every [`AnalysisOptions::checkpoint_secs`] of packet time and at the end. When every
+//! sender is dropped, the thread saves everything, syncs the store and returns its
+//! [`AnalysisReport`].
+
+use crate::detect::{AlertUpdate, Analyzer, AnalyzerStats};
+use crate::sinks::{AlertSinks, SinkStats};
+use crate::store::Store;
+use crate::Error;
+use crossbeam_channel::Receiver;
+use schemas::Observation;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// How the thread saves its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalysisOptions {
+    /// Packet-time seconds between saves of baselines and learnt targets.
+    pub checkpoint_secs: u64,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            checkpoint_secs: 300,
+        }
+    }
+}
+
+/// What the thread did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AnalysisReport {
+    /// The analyzer's counters.
+    pub analyzer: AnalyzerStats,
+    /// The sinks' counters.
+    pub sinks: SinkStats,
+    /// Baselines held at the end.
+    pub baselines: u64,
+    /// Learnt targets held at the end.
+    pub learnt_targets: u64,
+    /// Baseline saves (rrsets written).
+    pub baselines_saved: u64,
+    /// Episodes still open at the end (saved as open alerts).
+    pub open_episodes: u64,
+}
+
+/// The running thread.
+#[derive(Debug)]
+pub struct AnalysisThread {
+    handle: JoinHandle<Result<AnalysisReport, Error>>,
+}
+
+struct State {
+    analyzer: Analyzer,
+    store: Option<Arc<Store>>,
+    sinks: AlertSinks,
+    report: AnalysisReport,
+    options: AnalysisOptions,
+    last_checkpoint_ns: u64,
+    updates: Vec<AlertUpdate>,
+}
+
+impl State {
+    fn handle(&mut self, batch: &[Observation]) -> Result<(), Error> {
+        for obs in batch {
+            self.analyzer.process(obs, &mut self.updates);
+            self.flush_updates()?;
+            let due = self.options.checkpoint_secs.saturating_mul(1_000_000_000);
+            if obs.time_ns.saturating_sub(self.last_checkpoint_ns) >= due {
+                self.last_checkpoint_ns = obs.time_ns;
+                self.checkpoint()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_updates(&mut self) -> Result<(), Error> {
+        if self.updates.is_empty() {
+            return Ok(());
+        }
+        let updates = std::mem::take(&mut self.updates);
+        if let Some(store) = &self.store {
+            store.save_alerts(updates.iter().map(|u| &u.alert))?;
+        }
+        for u in updates.iter().filter(|u| u.notify) {
+            self.sinks.write(&u.alert)?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<(), Error> {
+        let baselines = self.analyzer.take_dirty_baselines();
+        let learnt = self.analyzer.take_new_learnt();
+        if let Some(store) = &self.store {
+            self.report.baselines_saved += store.save_baselines(&baselines)?;
+            store.save_learnt(&learnt)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<AnalysisReport, Error> {
+        self.flush_updates()?;
+        self.checkpoint()?;
+        let open = self.analyzer.open_alerts();
+        if let Some(store) = &self.store {
+            store.save_alerts(&open)?;
+            store.sync()?;
+        }
+        self.sinks.flush()?;
+        self.report.open_episodes = open.len() as u64;
+        self.report.analyzer = self.analyzer.stats.clone();
+        self.report.sinks = self.sinks.stats.clone();
+        self.report.baselines = self.analyzer.baselines().len() as u64;
+        self.report.learnt_targets = self.analyzer.watchlist().learnt_len() as u64;
+        Ok(self.report)
+    }
+}
+
+impl AnalysisThread {
+    /// Loads the analyzer's saved state from `store` (when given) and starts the thread.
+    pub fn spawn(
+        mut analyzer: Analyzer,
+        store: Option<Arc<Store>>,
+        sinks: AlertSinks,
+        options: AnalysisOptions,
+        input: Receiver<Vec<Observation>>,
+    ) -> Result<AnalysisThread, Error> {
+        if let Some(s) = &store {
+            let baselines = s.load_baselines()?;
+            let learnt = s.load_learnt()?;
+            analyzer.restore(baselines.records, learnt.records);
+        }
+        let mut state = State {
+            analyzer,
+            store,
+            sinks,
+            report: AnalysisReport::default(),
+            options,
+            last_checkpoint_ns: 0,
+            updates: Vec::new(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("dnsward-analyzer".to_owned())
+            .spawn(move || {
+                for batch in input.iter() {
+                    if let Some(first) = batch.first() {
+                        if state.last_checkpoint_ns == 0 {
+                            state.last_checkpoint_ns = first.time_ns;
+                        }
+                    }
+                    state.handle(&batch)?;
+                }
+                state.finish()
+            })
+            .map_err(Error::Spawn)?;
+        Ok(AnalysisThread { handle })
+    }
+
+    /// Waits for the end of input and returns what the thread did.
+    pub fn join(self) -> Result<AnalysisReport, Error> {
+        self.handle.join().map_err(|_| Error::AnalyzerPanicked)?
+    }
+}
