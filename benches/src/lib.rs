@@ -19,6 +19,10 @@
 //!   two segments), and every 400th carries an IPv4-fragmented UDP answer (a DNSKEY RRset or a
 //!   large TXT RRset).
 //!
+//! [`scenario::write_scenario`] writes scenario captures instead: eight days of normal traffic at
+//! three caching resolvers, then one attack (cache poisoning, registrar hijack) or one benign change
+//! (CDN rotation, renumbering, MX move, retransmissions), with a truth of what changed and when.
+//!
 //! ```
 //! use dnsward_benches::{generate, GeneratorConfig};
 //! let config = GeneratorConfig { frames: 500, seed: 7, ..GeneratorConfig::default() };
@@ -34,6 +38,7 @@ pub mod dns;
 pub mod pcap;
 mod population;
 pub mod rng;
+pub mod scenario;
 mod traffic;
 pub mod wire;
 

@@ -2,18 +2,23 @@
 //!
 //! ```text
 //! dnsward-gen --frames N [--seed S] [--start-time UNIX_SECS] --out FILE
+//! dnsward-gen scenario NAME --out FILE [--seed S] [--start-time UNIX_SECS] [--truth FILE.json]
 //! ```
 #![forbid(unsafe_code)]
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use dnsward_benches::scenario::{
+    write_scenario, ScenarioConfig, ScenarioEvent, ScenarioKind, ScenarioTruth,
+};
 use dnsward_benches::{generate, GeneratorConfig, TrafficStats, DEFAULT_START_TIME_SECS};
 
 const USAGE: &str = "\
 usage: dnsward-gen --frames N [--seed S] [--start-time UNIX_SECS] --out FILE
+       dnsward-gen scenario NAME --out FILE [--seed S] [--start-time UNIX_SECS] [--truth FILE.json]
 
 Writes exactly N Ethernet frames of synthetic DNS traffic (clients, recursive resolvers,
 authoritative servers; UDP, TCP, IPv4 fragments, VLAN tags) to FILE in pcap format.
@@ -23,7 +28,11 @@ The same arguments always produce the same bytes.
   --seed S                 traffic seed (default 1)
   --start-time UNIX_SECS   packet time of the first frame (default 1767225600, 2026-01-01)
   --out FILE               output file ('-' for standard output)
-  -h, --help               show this help";
+  -h, --help               show this help
+
+The scenario form writes eight days of normal traffic at three caching resolvers followed by
+one event, and with --truth a JSON file saying what was injected and when. NAME is one of
+cert-cc, registrar-hijack, cdn-rotation, renumbering, mx-move, retransmits, demo.";
 
 struct Arguments {
     config: GeneratorConfig,
@@ -70,6 +79,133 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, St
         },
         out,
     }))
+}
+
+struct ScenarioArguments {
+    kind: ScenarioKind,
+    config: ScenarioConfig,
+    out: String,
+    truth: Option<String>,
+}
+
+/// Parses the arguments after `scenario`; `Ok(None)` means help was asked for.
+fn parse_scenario(
+    mut args: impl Iterator<Item = String>,
+) -> Result<Option<ScenarioArguments>, String> {
+    let mut kind = None;
+    let mut config = ScenarioConfig::default();
+    let mut out = None;
+    let mut truth = None;
+    while let Some(argument) = args.next() {
+        match argument.as_str() {
+            "--seed" => config.seed = parse_number("--seed", args.next())?,
+            "--start-time" => {
+                config.start_time_secs = parse_number("--start-time", args.next())?;
+            }
+            "--out" => out = Some(args.next().ok_or("--out needs a value")?),
+            "--truth" => truth = Some(args.next().ok_or("--truth needs a value")?),
+            "-h" | "--help" => return Ok(None),
+            name if kind.is_none() && !name.starts_with('-') => {
+                kind = Some(
+                    name.parse::<ScenarioKind>()
+                        .map_err(|error| error.to_string())?,
+                );
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let kind = kind.ok_or("scenario needs a NAME")?;
+    if config.start_time_secs > u64::from(u32::MAX) - 30 * 86_400 {
+        return Err("--start-time is past what pcap's 32-bit seconds can hold".into());
+    }
+    let out = out.ok_or("--out is required")?;
+    Ok(Some(ScenarioArguments {
+        kind,
+        config,
+        out,
+        truth,
+    }))
+}
+
+fn json_event(event: &ScenarioEvent) -> serde_json::Value {
+    let by_resolver: Vec<serde_json::Value> = event
+        .first_bad_by_resolver
+        .iter()
+        .map(|seen| serde_json::json!({"resolver": seen.resolver.to_string(), "time_ns": seen.time_ns}))
+        .collect();
+    serde_json::json!({
+        "kind": event.kind,
+        "start_ns": event.start_ns,
+        "end_ns": event.end_ns,
+        "resolvers": event.resolvers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "all_resolvers": event.all_resolvers,
+        "name": event.name,
+        "rrtype": event.rrtype,
+        "good_rdata": event.good_rdata,
+        "bad_rdata": event.bad_rdata,
+        "bad_ttl": event.bad_ttl,
+        "first_bad_ns": event.first_bad_ns,
+        "last_bad_ns": event.last_bad_ns,
+        "first_bad_by_resolver": by_resolver,
+    })
+}
+
+/// The truth as JSON (field names as in [`ScenarioTruth`]).
+fn json_truth(truth: &ScenarioTruth) -> serde_json::Value {
+    serde_json::json!({
+        "scenario": truth.scenario,
+        "seed": truth.seed,
+        "capture_start_ns": truth.capture_start_ns,
+        "capture_end_ns": truth.capture_end_ns,
+        "learning_end_ns": truth.learning_end_ns,
+        "history_end_ns": truth.history_end_ns,
+        "resolvers": truth.resolvers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "frames": truth.frames,
+        "file_bytes": truth.file_bytes,
+        "events": truth.events.iter().map(json_event).collect::<Vec<_>>(),
+    })
+}
+
+fn write_truth(path: &str, truth: &ScenarioTruth) -> Result<(), String> {
+    let mut text = serde_json::to_string_pretty(&json_truth(truth))
+        .map_err(|error| format!("cannot encode the truth: {error}"))?;
+    text.push('\n');
+    let mut file = File::create(path).map_err(|error| format!("cannot create {path}: {error}"))?;
+    file.write_all(text.as_bytes())
+        .map_err(|error| format!("cannot write {path}: {error}"))
+}
+
+fn run_scenario(arguments: &ScenarioArguments) -> Result<(), String> {
+    let started = Instant::now();
+    let result = if arguments.out == "-" {
+        write_scenario(
+            arguments.kind,
+            &arguments.config,
+            BufWriter::new(std::io::stdout().lock()),
+        )
+    } else {
+        let file = File::create(&arguments.out)
+            .map_err(|error| format!("cannot create {}: {error}", arguments.out))?;
+        write_scenario(
+            arguments.kind,
+            &arguments.config,
+            BufWriter::with_capacity(1 << 20, file),
+        )
+    };
+    let truth = result.map_err(|error| error.to_string())?;
+    if let Some(path) = &arguments.truth {
+        write_truth(path, &truth)?;
+    }
+    eprintln!(
+        "scenario {}: {} frames ({} bytes), {} event(s)\nwrote {} in {:.2?}",
+        truth.scenario,
+        truth.frames,
+        truth.file_bytes,
+        truth.events.len(),
+        arguments.out,
+        started.elapsed()
+    );
+    Ok(())
 }
 
 fn report(stats: &TrafficStats) -> String {
@@ -120,17 +256,44 @@ fn report(stats: &TrafficStats) -> String {
     )
 }
 
-fn main() -> ExitCode {
-    let arguments = match parse(std::env::args().skip(1)) {
-        Ok(Some(arguments)) => arguments,
+/// The parsed arguments, or the exit code after printing help (success) or the usage error (2).
+fn or_usage<T>(parsed: Result<Option<T>, String>) -> Result<T, ExitCode> {
+    match parsed {
+        Ok(Some(arguments)) => Ok(arguments),
         Ok(None) => {
             println!("{USAGE}");
-            return ExitCode::SUCCESS;
+            Err(ExitCode::SUCCESS)
         }
         Err(message) => {
             eprintln!("dnsward-gen: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
+            Err(ExitCode::from(2))
         }
+    }
+}
+
+fn scenario_main(args: impl Iterator<Item = String>) -> ExitCode {
+    let arguments = match or_usage(parse_scenario(args)) {
+        Ok(arguments) => arguments,
+        Err(code) => return code,
+    };
+    match run_scenario(&arguments) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("dnsward-gen: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("scenario") {
+        args.next();
+        return scenario_main(args);
+    }
+    let arguments = match or_usage(parse(args)) {
+        Ok(arguments) => arguments,
+        Err(code) => return code,
     };
     let started = Instant::now();
     let result = if arguments.out == "-" {
