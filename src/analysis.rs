@@ -361,7 +361,14 @@ fn parse_import_line(
         let asn = ip
             .and_then(|ip| asn.and_then(|t| t.lookup_as(ip)))
             .map(|(a, _)| a);
-        b.learn_rdata(&rdata, prefix.as_deref(), asn, first, &config.baseline);
+        b.learn_rdata(
+            &rdata,
+            prefix.as_deref(),
+            asn,
+            first,
+            None,
+            &config.baseline,
+        );
         if let Some(s) = b.rdata.get_mut(&rdata) {
             s.last_ns = last;
             s.count = cof.count;

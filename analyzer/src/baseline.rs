@@ -99,6 +99,31 @@ pub struct RdataStats {
     /// Its origin AS, when the IP-to-AS table knows it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub asn: Option<u32>,
+    /// The latest sighting by each of the last [`RECENT_RESPONDERS`] responders that handed it
+    /// out (responder, packet time ns), most recent first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub recent: Vec<(IpAddr, u64)>,
+}
+
+/// Responders remembered per rdata in [`RdataStats::recent`].
+pub const RECENT_RESPONDERS: usize = 4;
+
+impl RdataStats {
+    /// Notes that `responder` handed it out at `time_ns`.
+    pub fn seen_by(&mut self, responder: IpAddr, time_ns: u64) {
+        self.recent.retain(|(ip, _)| *ip != responder);
+        self.recent.insert(0, (responder, time_ns));
+        self.recent
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.recent.truncate(RECENT_RESPONDERS);
+    }
+
+    /// Whether a responder other than `responder` handed it out at or after `since_ns`.
+    pub fn seen_by_others_since(&self, responder: IpAddr, since_ns: u64) -> bool {
+        self.recent
+            .iter()
+            .any(|(ip, t)| *ip != responder && *t >= since_ns)
+    }
 }
 
 /// What one responder handed out for the rrset.
@@ -196,19 +221,24 @@ impl Baseline {
                 && self.observations >= config.min_observations)
     }
 
-    /// Learns one rdata (prefix and AS already looked up).
+    /// Learns one rdata (prefix and AS already looked up), handed out by `responder` when the
+    /// rdata came from a response.
     pub fn learn_rdata(
         &mut self,
         rdata: &str,
         prefix: Option<&str>,
         asn: Option<u32>,
         time_ns: u64,
+        responder: Option<IpAddr>,
         config: &BaselineConfig,
     ) {
         if let Some(stats) = self.rdata.get_mut(rdata) {
             stats.first_ns = stats.first_ns.min(time_ns);
             stats.last_ns = stats.last_ns.max(time_ns);
             stats.count += 1;
+            if let Some(r) = responder {
+                stats.seen_by(r, time_ns);
+            }
             return;
         }
         if self.rdata.len() >= config.max_rdata.max(1) {
@@ -231,6 +261,7 @@ impl Baseline {
                 count: 1,
                 prefix: prefix.map(str::to_owned),
                 asn,
+                recent: responder.map(|r| vec![(r, time_ns)]).unwrap_or_default(),
             },
         );
         if let Some(p) = prefix {
@@ -316,6 +347,7 @@ impl Baseline {
                         stats.prefix.as_deref(),
                         stats.asn,
                         stats.first_ns,
+                        None,
                         config,
                     );
                     if let Some(mine) = self.rdata.get_mut(rdata) {
@@ -385,10 +417,10 @@ mod tests {
             ..BaselineConfig::default()
         };
         let mut b = Baseline::new("a.example", "A", 0);
-        b.learn_rdata("192.0.2.1", None, None, 1, &c);
-        b.learn_rdata("192.0.2.2", None, None, 2, &c);
-        b.learn_rdata("192.0.2.1", None, None, 3, &c);
-        b.learn_rdata("192.0.2.3", None, None, 4, &c);
+        b.learn_rdata("192.0.2.1", None, None, 1, None, &c);
+        b.learn_rdata("192.0.2.2", None, None, 2, None, &c);
+        b.learn_rdata("192.0.2.1", None, None, 3, None, &c);
+        b.learn_rdata("192.0.2.3", None, None, 4, None, &c);
         assert_eq!(
             b.rdata.keys().cloned().collect::<Vec<_>>(),
             ["192.0.2.1", "192.0.2.3"]

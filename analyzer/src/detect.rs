@@ -10,7 +10,8 @@
 //!   hand out the baseline at the same time) and by a TTL that jumped before the previous copy
 //!   expired.
 //! * `split_view`: a resolver hands out known A/AAAA data in no AS the other resolvers hand out
-//!   at the same time.
+//!   at the same time, data no other responder has handed out for a day (stale or re-planted
+//!   data; rotation among an operator's addresses is not a split view).
 //! * `ttl_above_authoritative`: known data handed out with a TTL above the largest TTL the
 //!   authoritative answers (or, without upstream traffic, any answer) ever carried.
 //! * `ttl_rewound`: a resolver's copy changed and its remaining TTL rose before the previous copy
@@ -98,6 +99,9 @@ pub struct DetectConfig {
     /// Packet-time seconds within which answers of different resolvers count as "at the same
     /// time" for split views.
     pub split_view_window_secs: u64,
+    /// Known data counts as a split view only when no other responder handed it out within this
+    /// many packet-time hours (so rotation among an operator's addresses is not a split view).
+    pub split_view_stale_hours: u64,
     /// Packet-time hours new data must keep being handed out before it is learnt as legitimate
     /// and its episode closed as persisted.
     pub persist_after_hours: u64,
@@ -113,6 +117,7 @@ impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
             split_view_window_secs: 600,
+            split_view_stale_hours: 24,
             persist_after_hours: 24,
             ttl_slack_secs: 2,
             max_episodes: 10_000,
@@ -176,6 +181,7 @@ enum Novelty {
     Known,
     SamePrefix,
     SameAs,
+    SiblingAs,
     NewAs,
     NewPrefixNoTable,
     NovelAs,
@@ -209,6 +215,47 @@ struct Episode {
     closed_ns: Option<u64>,
     /// Last score the sinks were told about.
     notified_severity: Option<Severity>,
+}
+
+/// An organisation name reduced to what identifies the organisation: lower case, without legal
+/// forms and generic words (`Akamai International B.V.` and `Akamai Technologies, Inc.` are both
+/// `akamai`; `China Telecom` and `China Unicom` stay apart).
+pub fn org_key(org: &str) -> String {
+    const GENERIC: &[&str] = &[
+        "inc",
+        "llc",
+        "ltd",
+        "limited",
+        "b",
+        "v",
+        "bv",
+        "gmbh",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "technologies",
+        "technology",
+        "international",
+        "holdings",
+        "holding",
+        "sa",
+        "ag",
+        "plc",
+        "as",
+        "asn",
+        "block",
+        "msn",
+        "the",
+        "network",
+        "networks",
+        "net",
+    ];
+    org.split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::to_ascii_lowercase)
+        .filter(|w| !w.is_empty() && !GENERIC.contains(&w.as_str()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Stable 64-bit FNV-1a.
@@ -372,6 +419,8 @@ pub struct Analyzer {
     /// AS → earliest packet time it was learnt for any watched rrset.
     global_asns: BTreeMap<u32, u64>,
     episodes: BTreeMap<EpisodeKey, Episode>,
+    /// AS → organisation key ([`org_key`]), for sibling ASes.
+    as_orgs: HashMap<u32, String>,
     /// Learnt target → the set-change episode that named it.
     target_links: HashMap<String, EpisodeKey>,
     asn: Option<Arc<dyn AsLookup>>,
@@ -403,6 +452,7 @@ impl Analyzer {
             global_asns: BTreeMap::new(),
             episodes: BTreeMap::new(),
             target_links: HashMap::new(),
+            as_orgs: HashMap::new(),
             asn,
             dirty: BTreeSet::new(),
             new_learnt: Vec::new(),
@@ -424,10 +474,16 @@ impl Analyzer {
                 continue;
             };
             for (rdata, stats) in &b.rdata {
-                let _ = rdata;
                 if let Some(asn) = stats.asn {
                     let e = self.global_asns.entry(asn).or_insert(stats.first_ns);
                     *e = (*e).min(stats.first_ns);
+                    if !self.as_orgs.contains_key(&asn) {
+                        if let Some((_, org)) =
+                            rdata.parse::<IpAddr>().ok().and_then(|ip| self.lookup(ip))
+                        {
+                            self.as_orgs.insert(asn, org_key(&org));
+                        }
+                    }
                 }
             }
             self.baselines.insert((b.name.clone(), code), b);
@@ -514,10 +570,31 @@ impl Analyzer {
         }
         match info.asn {
             Some(a) if b.asns.contains(&a) => Novelty::SameAs,
+            Some(a) if self.is_sibling(b, a) => Novelty::SiblingAs,
             Some(a) if self.asn_established(a) => Novelty::NewAs,
             Some(_) => Novelty::NovelAs,
             None if self.asn.is_none() => Novelty::NewPrefixNoTable,
             None => Novelty::NovelAs,
+        }
+    }
+
+    /// Whether `asn` belongs to the same organisation as one of the rrset's known ASes (big
+    /// operators announce from several: Akamai from AS20940, AS16625, AS24319, ...).
+    fn is_sibling(&self, b: &Baseline, asn: u32) -> bool {
+        let Some(key) = self.as_orgs.get(&asn).filter(|k| !k.is_empty()) else {
+            return false;
+        };
+        b.asns
+            .iter()
+            .any(|known| self.as_orgs.get(known) == Some(key))
+    }
+
+    /// Remembers the organisation of every AS in `infos`.
+    fn note_orgs(&mut self, infos: &[RdataInfo]) {
+        for i in infos {
+            if let (Some(a), Some(o)) = (i.asn, &i.as_org) {
+                self.as_orgs.entry(a).or_insert_with(|| org_key(o));
+            }
         }
     }
 
@@ -533,6 +610,13 @@ impl Analyzer {
                 25,
                 format!(
                     "{} is in a new prefix {prefix} of a known {as_text}",
+                    info.data
+                ),
+            ),
+            Novelty::SiblingAs => (
+                25,
+                format!(
+                    "{} is in {as_text}, new for this name but run by the same organisation as a known AS",
                     info.data
                 ),
             ),
@@ -623,6 +707,7 @@ impl Analyzer {
             .iter()
             .map(|r| self.rdata_info(seen.rrtype, r))
             .collect();
+        self.note_orgs(&infos);
         let responder = obs.src_ip;
         let authoritative = obs.flags.aa;
         let Some(b) = self.baselines.get(&key) else {
@@ -730,7 +815,12 @@ impl Analyzer {
                         seen.ttl
                     ));
                 }
-                if let Some(why) = self.split_view(&key, responder, &infos, &novel, now) {
+                let split = if authoritative {
+                    None
+                } else {
+                    self.split_view(&key, responder, &infos, &novel, now)
+                };
+                if let Some(why) = split {
                     score = score.saturating_add(15);
                     reasons.push(why);
                 }
@@ -828,7 +918,14 @@ impl Analyzer {
             return;
         };
         for i in infos {
-            b.learn_rdata(&i.data, i.prefix.as_deref(), i.asn, obs.time_ns, &config);
+            b.learn_rdata(
+                &i.data,
+                i.prefix.as_deref(),
+                i.asn,
+                obs.time_ns,
+                Some(obs.src_ip),
+                &config,
+            );
             if let Some(a) = i.asn {
                 let e = self.global_asns.entry(a).or_insert(obs.time_ns);
                 *e = (*e).min(obs.time_ns);
@@ -844,12 +941,16 @@ impl Analyzer {
         );
     }
 
-    /// The ASes (or prefixes, without a table) of `infos`.
-    fn networks(infos: &[RdataInfo]) -> BTreeSet<String> {
+    /// The networks of `infos` for comparing resolvers: the AS organisation when the table
+    /// names it (so an operator's sibling ASes compare equal), else the AS, else the prefix.
+    fn networks(&self, infos: &[RdataInfo]) -> BTreeSet<String> {
         infos
             .iter()
             .map(|i| match (i.asn, &i.prefix) {
-                (Some(a), _) => format!("AS{a}"),
+                (Some(a), _) => match self.as_orgs.get(&a).filter(|k| !k.is_empty()) {
+                    Some(org) => format!("org {org}"),
+                    None => format!("AS{a}"),
+                },
                 (None, Some(p)) => p.clone(),
                 (None, None) => i.data.clone(),
             })
@@ -892,7 +993,7 @@ impl Analyzer {
         if others.is_empty() {
             return None;
         }
-        let mine: BTreeSet<String> = Self::networks(
+        let mine: BTreeSet<String> = self.networks(
             &novel
                 .iter()
                 .filter_map(|(i, _)| infos.get(*i).cloned())
@@ -901,7 +1002,7 @@ impl Analyzer {
         let mut agreeing = Vec::new();
         for (ip, rdata) in &others {
             let theirs: Vec<RdataInfo> = rdata.iter().map(|r| self.rdata_info(key.1, r)).collect();
-            if Self::networks(&theirs).is_disjoint(&mine) {
+            if self.networks(&theirs).is_disjoint(&mine) {
                 agreeing.push((ip, rdata));
             }
         }
@@ -929,11 +1030,28 @@ impl Analyzer {
         if others.len() < 2 {
             return None;
         }
-        let mine = Self::networks(infos);
+        // Data the other responders also hand out from time to time is rotation (CDNs, several
+        // ASes of one operator), not a split view: only stale data counts.
+        let stale_since = now.saturating_sub(
+            self.config
+                .detect
+                .split_view_stale_hours
+                .saturating_mul(3600 * NS_PER_SEC),
+        );
+        let b = self.baselines.get(key)?;
+        let shared = infos.iter().any(|i| {
+            b.rdata
+                .get(&i.data)
+                .is_some_and(|s| s.seen_by_others_since(responder, stale_since))
+        });
+        if shared {
+            return None;
+        }
+        let mine = self.networks(infos);
         let mut union = BTreeSet::new();
         for (_, rdata) in &others {
             let theirs: Vec<RdataInfo> = rdata.iter().map(|r| self.rdata_info(key.1, r)).collect();
-            let n = Self::networks(&theirs);
+            let n = self.networks(&theirs);
             if !n.is_disjoint(&mine) {
                 return None;
             }
@@ -1012,7 +1130,14 @@ impl Analyzer {
         e.responses += 1;
         e.score = e.score.max(score.min(100));
         for r in reasons {
-            if !e.reasons.contains(&r) {
+            // A TTL, rewound-TTL or split-view reason is given once per episode (its first
+            // occurrence); novelty reasons once per rdata.
+            let kind = reason_kind(&r);
+            let repeated = e
+                .reasons
+                .iter()
+                .any(|old| *old == r || (kind.is_some() && reason_kind(old) == kind));
+            if !repeated {
                 e.reasons.push(r);
             }
         }
@@ -1220,8 +1345,20 @@ impl Analyzer {
                 resolvers.iter().all(|(_, r)| *r)
             };
             if done {
+                // Low-scored data (a new prefix of a known AS or organisation) that came and
+                // went is rotation: learn it, so the next rotation is not a new episode.
+                let learn: Vec<RdataInfo> = if e.score < 40 && e.detector == Detector::NewRdata {
+                    e.observed.values().cloned().collect()
+                } else {
+                    Vec::new()
+                };
                 let hours = (obs.time_ns.saturating_sub(e.first_ns)) / (3600 * NS_PER_SEC);
                 let mins = (obs.time_ns.saturating_sub(e.first_ns)) / (60 * NS_PER_SEC) % 60;
+                if !learn.is_empty() {
+                    e.reasons.push(
+                        "learnt as rotation inside a known network after it reverted".to_owned(),
+                    );
+                }
                 e.score = e.score.saturating_add(10).min(100);
                 e.reasons.push(format!(
                     "reverted after {hours}h{mins:02}m: the baseline answers returned"
@@ -1230,6 +1367,20 @@ impl Analyzer {
                 e.closed_reason = Some(ClosedReason::Reverted);
                 e.closed_ns = Some(obs.time_ns);
                 self.close(&ekey, out);
+                let config = self.config.baseline.clone();
+                if let (false, Some(b)) = (learn.is_empty(), self.baselines.get_mut(key)) {
+                    for o in &learn {
+                        b.learn_rdata(
+                            &o.data,
+                            o.prefix.as_deref(),
+                            o.asn,
+                            obs.time_ns,
+                            None,
+                            &config,
+                        );
+                    }
+                    self.dirty.insert(key.clone());
+                }
             }
         }
     }
@@ -1317,7 +1468,7 @@ impl Analyzer {
             let config = self.config.baseline.clone();
             if let Some(b) = self.baselines.get_mut(&key) {
                 for o in &observed {
-                    b.learn_rdata(&o.data, o.prefix.as_deref(), o.asn, now, &config);
+                    b.learn_rdata(&o.data, o.prefix.as_deref(), o.asn, now, None, &config);
                 }
                 self.dirty.insert(key);
             }
@@ -1347,6 +1498,7 @@ impl Analyzer {
             info.prefix.as_deref(),
             info.asn,
             now_ns,
+            None,
             &config,
         );
         self.dirty.insert(key.clone());
@@ -1367,6 +1519,19 @@ impl Analyzer {
             self.close(&ekey, &mut out);
         }
         out
+    }
+}
+
+/// The kind of a score booster reason, which an episode records once.
+fn reason_kind(reason: &str) -> Option<&'static str> {
+    if reason.starts_with("TTL ") {
+        Some("ttl")
+    } else if reason.contains("'s TTL rose to") {
+        Some("rewound")
+    } else if reason.starts_with("split view") {
+        Some("split")
+    } else {
+        None
     }
 }
 
