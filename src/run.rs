@@ -122,19 +122,68 @@ fn print_stats(
     }
 }
 
-type Analysis = Option<(
-    crossbeam_channel::Sender<Vec<schemas::Observation>>,
-    analyzer::runner::AnalysisThread,
-)>;
+/// The analysis stage of `dnsward run`: picks the wanted raw answers in capture order, builds
+/// their observations and hands them, in batches, to the analysis thread.
+struct Analysis {
+    tx: crossbeam_channel::Sender<Vec<schemas::Observation>>,
+    thread: analyzer::runner::AnalysisThread,
+    filter: analyzer::detect::AnswerFilter,
+    scratch: sensor::pipeline::AnswerScratch,
+    merger: Merger<sensor::pipeline::RawAnswer>,
+    sensor_id: String,
+}
 
-/// Hands observations, in capture order, to the analysis thread (when analysing).
-fn send_analysis(analysis: &Analysis, ready: Vec<schemas::Observation>) -> Result<()> {
-    if let (Some((tx, _)), false) = (analysis, ready.is_empty()) {
-        if tx.send(ready).is_err() {
+impl Analysis {
+    /// Takes one worker output's raw answers; sends what is now in order.
+    fn push(
+        &mut self,
+        worker: usize,
+        watermark: u64,
+        answers: Vec<(u64, sensor::pipeline::RawAnswer)>,
+    ) -> Result<()> {
+        let mut ready = Vec::new();
+        let (filter, scratch, sensor_id) = (&mut self.filter, &mut self.scratch, &self.sensor_id);
+        self.merger.push_items(worker, watermark, answers, |raw| {
+            admit(filter, scratch, sensor_id, &raw, &mut ready);
+        });
+        self.send(ready)
+    }
+
+    /// Everything left (all workers have finished).
+    fn finish(&mut self) -> Result<()> {
+        let mut ready = Vec::new();
+        let (filter, scratch, sensor_id) = (&mut self.filter, &mut self.scratch, &self.sensor_id);
+        self.merger
+            .finish(|raw| admit(filter, scratch, sensor_id, &raw, &mut ready));
+        self.send(ready)
+    }
+
+    fn send(&self, ready: Vec<schemas::Observation>) -> Result<()> {
+        if !ready.is_empty() && self.tx.send(ready).is_err() {
             bail!("the analysis thread stopped");
         }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Builds the observation of `raw` when the filter wants it.
+fn admit(
+    filter: &mut analyzer::detect::AnswerFilter,
+    scratch: &mut sensor::pipeline::AnswerScratch,
+    sensor_id: &str,
+    raw: &sensor::pipeline::RawAnswer,
+    ready: &mut Vec<schemas::Observation>,
+) {
+    let Some((header, qtype)) = raw.question(scratch) else {
+        return;
+    };
+    if !filter.wants(&scratch.qname, qtype, header.ancount > 0) {
+        return;
+    }
+    if let Some(obs) = raw.observation(sensor_id, scratch) {
+        filter.learn(&obs);
+        ready.push(obs);
+    }
 }
 
 fn print_analysis(err: &mut impl Write, a: &analyzer::runner::AnalysisReport) {
@@ -194,7 +243,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             Some((tx, writer))
         }
     };
-    let analysis = if args.no_analyze {
+    let mut analysis = if args.no_analyze {
         None
     } else {
         if config.alerts.stdout
@@ -206,6 +255,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
             bail!("--alerts-stdout and --emit to standard output cannot share it; give --emit json=PATH");
         }
         let analyzer = crate::analysis::build_analyzer(&config)?;
+        let learnt = match &db {
+            Some(db) => db.load_learnt()?.records,
+            None => Vec::new(),
+        };
+        let filter = analyzer::detect::AnswerFilter::new(&config.watch, learnt);
         let sinks =
             analyzer::sinks::AlertSinks::open(&config.alerts).context("opening the alert sinks")?;
         let (tx, rx) = bounded::<Vec<schemas::Observation>>(64);
@@ -218,7 +272,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )
         .context("starting the analysis thread")?;
         sensor_config.observe_answers = true;
-        Some((tx, thread))
+        Some(Analysis {
+            tx,
+            thread,
+            filter,
+            scratch: sensor::pipeline::AnswerScratch::default(),
+            merger: Merger::new(sensor_config.workers.max(1)),
+            sensor_id: sensor_config.sensor_id.clone(),
+        })
     };
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -255,12 +316,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         match out_rx.recv_timeout(Duration::from_millis(50)) {
             Ok(mut output) => {
                 let tuples = std::mem::take(&mut output.tuples);
-                let mut ready = Vec::new();
-                merger.push(&mut output, |obs| {
-                    emit.write(&obs);
-                    ready.push(obs);
-                });
-                send_analysis(&analysis, ready)?;
+                if let Some(a) = analysis.as_mut() {
+                    let answers = std::mem::take(&mut output.answers);
+                    a.push(output.worker, output.watermark, answers)?;
+                }
+                merger.push(&mut output, |obs| emit.write(&obs));
                 if let Some((tx, _)) = &store {
                     if !tuples.is_empty() && tx.send(tuples).is_err() {
                         bail!("the store writer stopped");
@@ -299,12 +359,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
             stop.store(true, Ordering::Relaxed);
         }
     }
-    let mut ready = Vec::new();
-    merger.finish(|obs| {
-        emit.write(&obs);
-        ready.push(obs);
-    });
-    send_analysis(&analysis, ready)?;
+    merger.finish(|obs| emit.write(&obs));
+    if let Some(a) = analysis.as_mut() {
+        a.finish()?;
+    }
     if show_progress && stderr_tty {
         eprintln!();
     }
@@ -331,9 +389,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         None => None,
     };
     let analysis_report = match analysis {
-        Some((tx, thread)) => {
-            drop(tx);
-            Some(thread.join().context("analysing")?)
+        Some(a) => {
+            drop(a.tx);
+            Some(a.thread.join().context("analysing")?)
         }
         None => None,
     };

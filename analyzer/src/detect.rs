@@ -411,6 +411,77 @@ fn rrsets_in(obs: &Observation) -> Vec<RrsetSeen> {
     out
 }
 
+/// Learns the targets of a watched zone's MX or NS rrset into `watch`; returns those new.
+///
+/// The analyzer and the [`AnswerFilter`] in front of it both learn through this function from
+/// the same observations in the same order, so their watchlists stay identical.
+fn learn_targets(watch: &mut Watchlist, seen: &RrsetSeen, now: u64) -> Vec<(String, WatchReason)> {
+    let mut out = Vec::new();
+    if !matches!(seen.rrtype, rtype::MX | rtype::NS) {
+        return out;
+    }
+    let via = type_name(seen.rrtype);
+    for r in &seen.rdata {
+        if let Some(t) = target_of(seen.rrtype, r) {
+            if let Some(reason) = watch.learn(&t, &seen.name, &via, now) {
+                out.push((t, reason));
+            }
+        }
+    }
+    out
+}
+
+/// Picks, in capture order, the answers the analyzer wants, before anyone pays for building
+/// their observations: answers about watched names, and referrals below watched zones. It
+/// learns MX and NS targets from the observations it admits exactly as the analyzer does
+/// (restore it with the same learnt targets), so it admits a target's answers from the moment
+/// the analyzer watches it.
+#[derive(Debug, Clone)]
+pub struct AnswerFilter {
+    watch: Watchlist,
+}
+
+impl AnswerFilter {
+    /// A filter for `config`, with the targets learnt by earlier runs.
+    pub fn new(
+        config: &WatchConfig,
+        learnt: impl IntoIterator<Item = (String, WatchReason)>,
+    ) -> Self {
+        let mut watch = Watchlist::new(config);
+        watch.restore(learnt);
+        AnswerFilter { watch }
+    }
+
+    /// Whether a response whose question is `qname` (canonical) and `qtype` is wanted:
+    /// with answers, when the name is watched for that type or for CNAME; without (a
+    /// referral), when the name is at or below a watched zone other than the root.
+    pub fn wants(&self, qname: &str, qtype: u16, has_answers: bool) -> bool {
+        if has_answers {
+            self.watch.watched(qname, qtype).is_some()
+                || self.watch.watched(qname, rtype::CNAME).is_some()
+        } else {
+            self.watch.covers(qname)
+        }
+    }
+
+    /// Learns from an admitted observation (before it goes to the analyzer).
+    pub fn learn(&mut self, obs: &Observation) {
+        if !obs.flags.qr
+            || obs.opcode != 0
+            || obs.rcode != 0
+            || obs.anomalies.iter().any(|a| a.is_malformed())
+            || obs.transport == schemas::Transport::Icmp
+        {
+            return;
+        }
+        for seen in rrsets_in(obs) {
+            if self.watch.watched(&seen.name, seen.rrtype).is_some() {
+                learn_targets(&mut self.watch, &seen, obs.time_ns);
+            }
+        }
+    }
+}
+
 /// Turns observations into alerts; see the module documentation.
 pub struct Analyzer {
     config: AnalyzerConfig,
@@ -678,18 +749,11 @@ impl Analyzer {
         self.stats.watched_rrsets += 1;
         let now = obs.time_ns;
         // Follow MX and NS targets.
-        if matches!(seen.rrtype, rtype::MX | rtype::NS) {
-            let via = type_name(seen.rrtype);
-            for r in &seen.rdata {
-                if let Some(t) = target_of(seen.rrtype, r) {
-                    if let Some(reason) = self.watch.learn(&t, &seen.name, &via, now) {
-                        self.stats.targets_learnt += 1;
-                        self.new_learnt.push((t, reason));
-                    }
-                }
-            }
-            self.stats.targets_dropped = self.watch.learnt_dropped;
+        for learnt in learn_targets(&mut self.watch, seen, now) {
+            self.stats.targets_learnt += 1;
+            self.new_learnt.push(learnt);
         }
+        self.stats.targets_dropped = self.watch.learnt_dropped;
         let key = (seen.name.clone(), seen.rrtype);
         if !self.baselines.contains_key(&key) {
             if self.baselines.len() >= self.config.baseline.max_rrsets {

@@ -231,6 +231,21 @@ impl Watchlist {
         }
     }
 
+    /// Whether `name` (canonical) is at or below a watched zone other than the root: a referral
+    /// for it may carry the NS set of a watched zone.
+    pub fn covers(&self, name: &str) -> bool {
+        let mut rest = name;
+        loop {
+            if rest != "." && self.zones.contains_key(rest) {
+                return true;
+            }
+            match rest.split_once('.') {
+                Some((_, parent)) if !parent.is_empty() => rest = parent,
+                _ => return false,
+            }
+        }
+    }
+
     /// Learns `target`, named by the `via` (MX or NS) answer of watched `zone`; returns the new
     /// reason when it was not watched before (to be persisted).
     pub fn learn(

@@ -384,7 +384,7 @@ pub enum Entry {
 }
 
 /// Reads a big-endian `u16` at `pos`, if the bytes are there.
-pub(crate) fn read_u16(msg: &[u8], pos: usize) -> Option<u16> {
+pub fn read_u16(msg: &[u8], pos: usize) -> Option<u16> {
     let b = msg.get(pos..pos + 2)?;
     Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
 }

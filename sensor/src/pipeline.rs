@@ -42,8 +42,10 @@ pub struct SensorConfig {
     pub workers: usize,
     /// Build observations of every message (for `--emit`).
     pub emit_observations: bool,
-    /// Build observations of answers worth analysing (for the analyzer): standard-query
-    /// responses with rcode NOERROR and an answer or authority section, not ICMP-quoted.
+    /// Hand over the raw bytes of answers worth analysing ([`RawAnswer`]): standard-query
+    /// responses with rcode NOERROR and an answer or authority section, not ICMP-quoted. The
+    /// consumer picks the ones it wants in capture order and builds observations of those
+    /// only ([`RawAnswer::observation`]), which is far cheaper than building every one.
     pub observe_answers: bool,
     /// Aggregate passive-DNS tuples (for the store).
     pub collect_tuples: bool,
@@ -100,42 +102,102 @@ pub struct WorkerOutput {
     pub observations: Vec<(u64, Observation)>,
     /// Aggregated passive-DNS tuples.
     pub tuples: Vec<PdnsTuple>,
+    /// Raw answers (with [`SensorConfig::observe_answers`]), with the frame's sequence number.
+    pub answers: Vec<(u64, RawAnswer)>,
 }
 
-/// Puts the observations of several workers back into capture order.
+/// One response worth analysing, as received: the message bytes and where they came from.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    /// The DNS message.
+    pub msg: Vec<u8>,
+    /// Its packet context.
+    pub ctx: PacketContext,
+}
+
+/// Reusable buffers for [`RawAnswer::question`] and [`RawAnswer::observation`].
+#[derive(Debug, Default)]
+pub struct AnswerScratch {
+    name: NameBuf,
+    rdata_name: NameBuf,
+    /// The question name of the last [`RawAnswer::question`], canonical (lower case).
+    pub qname: String,
+}
+
+impl RawAnswer {
+    /// Decodes the header and the first question into `scratch.qname` (canonical); returns the
+    /// header and the question type, or `None` when they cannot be read.
+    pub fn question(&self, scratch: &mut AnswerScratch) -> Option<(DnsHeader, u16)> {
+        let header = DnsHeader::decode(&self.msg)?;
+        let end =
+            crate::dns::decode_name(&self.msg, crate::dns::HEADER_LEN, &mut scratch.name).ok()?;
+        let qtype = crate::dns::read_u16(&self.msg, end)?;
+        scratch.qname.clear();
+        scratch.name.write_presentation(&mut scratch.qname, true);
+        Some((header, qtype))
+    }
+
+    /// The observation of this answer.
+    pub fn observation(&self, sensor_id: &str, scratch: &mut AnswerScratch) -> Option<Observation> {
+        build_observation(
+            &self.msg,
+            &self.ctx,
+            sensor_id,
+            &mut scratch.name,
+            &mut scratch.rdata_name,
+        )
+    }
+}
+
+/// Puts the outputs of several workers (observations, or raw answers) back into capture order.
 #[derive(Debug)]
-pub struct Merger {
-    queues: Vec<VecDeque<(u64, Observation)>>,
+pub struct Merger<T = Observation> {
+    queues: Vec<VecDeque<(u64, T)>>,
     watermarks: Vec<u64>,
 }
 
-impl Merger {
+impl Merger<Observation> {
+    /// Adds a worker's output; calls `ready` with every observation now known to be next.
+    pub fn push(&mut self, output: &mut WorkerOutput, ready: impl FnMut(Observation)) {
+        let items = std::mem::take(&mut output.observations);
+        self.push_items(output.worker, output.watermark, items, ready);
+    }
+}
+
+impl<T> Merger<T> {
     /// A merger for `workers` inputs.
-    pub fn new(workers: usize) -> Merger {
+    pub fn new(workers: usize) -> Merger<T> {
         Merger {
-            queues: vec![VecDeque::new(); workers],
+            queues: (0..workers).map(|_| VecDeque::new()).collect(),
             watermarks: vec![0; workers],
         }
     }
 
-    /// Adds a worker's output; calls `ready` with every observation now known to be next.
-    pub fn push(&mut self, output: &mut WorkerOutput, ready: impl FnMut(Observation)) {
-        if let Some(q) = self.queues.get_mut(output.worker) {
-            q.extend(output.observations.drain(..));
+    /// Adds the items of one worker output (sequence-numbered, in order) and its watermark;
+    /// calls `ready` with every item now known to be next.
+    pub fn push_items(
+        &mut self,
+        worker: usize,
+        watermark: u64,
+        items: Vec<(u64, T)>,
+        ready: impl FnMut(T),
+    ) {
+        if let Some(q) = self.queues.get_mut(worker) {
+            q.extend(items);
         }
-        if let Some(w) = self.watermarks.get_mut(output.worker) {
-            *w = (*w).max(output.watermark);
+        if let Some(w) = self.watermarks.get_mut(worker) {
+            *w = (*w).max(watermark);
         }
         let limit = self.watermarks.iter().copied().min().unwrap_or(0);
         self.release(limit, ready);
     }
 
     /// Releases everything (all workers have finished).
-    pub fn finish(&mut self, ready: impl FnMut(Observation)) {
+    pub fn finish(&mut self, ready: impl FnMut(T)) {
         self.release(u64::MAX, ready);
     }
 
-    fn release(&mut self, limit: u64, mut ready: impl FnMut(Observation)) {
+    fn release(&mut self, limit: u64, mut ready: impl FnMut(T)) {
         loop {
             let next = self
                 .queues
@@ -489,6 +551,7 @@ pub struct Decoder {
     name: NameBuf,
     rdata_name: NameBuf,
     stats: WorkerStats,
+    answers: Vec<(u64, RawAnswer)>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -571,7 +634,13 @@ impl Decoder {
             name: NameBuf::default(),
             rdata_name: NameBuf::default(),
             stats: WorkerStats::default(),
+            answers: Vec::new(),
         }
+    }
+
+    /// Raw answers collected so far (with [`SensorConfig::observe_answers`]), taken.
+    pub fn take_answers(&mut self) -> Vec<(u64, RawAnswer)> {
+        std::mem::take(&mut self.answers)
     }
 
     fn run(
@@ -602,6 +671,7 @@ impl Decoder {
                 self.frame(slot, data, &mut output.observations);
                 last_time_ns = slot.time_ns;
             }
+            output.answers = std::mem::take(&mut self.answers);
             if !batch.slots.is_empty() {
                 let per_frame = started.elapsed().as_nanos() as u64 / batch.slots.len() as u64;
                 let _ = self.stats.decode_ns_per_frame.record(per_frame.max(1));
@@ -632,6 +702,7 @@ impl Decoder {
             watermark: u64::MAX,
             observations: Vec::new(),
             tuples,
+            answers: std::mem::take(&mut self.answers),
         });
         self.publish(&progress);
         self.stats
@@ -896,7 +967,17 @@ impl Decoder {
             && header.flags & 0x780f == 0 // opcode QUERY, rcode NOERROR
             && (header.ancount > 0 || header.nscount > 0)
             && ctx.transport != Transport::Icmp;
-        if self.config.emit_observations || analysable {
+        if analysable {
+            self.stats.answers_handed_over += 1;
+            self.answers.push((
+                seq,
+                RawAnswer {
+                    msg: msg.to_vec(),
+                    ctx: ctx.clone(),
+                },
+            ));
+        }
+        if self.config.emit_observations {
             if let Some(obs) = build_observation(
                 msg,
                 ctx,
@@ -963,6 +1044,7 @@ mod tests {
                 watermark: 4,
                 observations: vec![obs(1), obs(4)],
                 tuples: vec![],
+                answers: vec![],
             },
             |o| got.push(o.time_ns),
         );
@@ -973,6 +1055,7 @@ mod tests {
                 watermark: 4,
                 observations: vec![obs(2), obs(3)],
                 tuples: vec![],
+                answers: vec![],
             },
             |o| got.push(o.time_ns),
         );

@@ -56,6 +56,8 @@ pub struct WorkerStats {
     pub anomalies: [u64; 64],
     /// Observations emitted.
     pub observations: u64,
+    /// Raw answers handed to the analysis stage.
+    pub answers_handed_over: u64,
     /// Records added to the passive-DNS aggregation.
     pub pdns_records: u64,
     /// Unique tuples handed to the store.
@@ -84,6 +86,7 @@ impl Default for WorkerStats {
             malformed: 0,
             anomalies: [0; 64],
             observations: 0,
+            answers_handed_over: 0,
             pdns_records: 0,
             pdns_tuples: 0,
             defrag: DefragStats::default(),
@@ -126,6 +129,7 @@ impl WorkerStats {
             *a += b;
         }
         self.observations += other.observations;
+        self.answers_handed_over += other.answers_handed_over;
         self.pdns_records += other.pdns_records;
         self.pdns_tuples += other.pdns_tuples;
         self.defrag.merge(&other.defrag);
@@ -230,6 +234,8 @@ pub struct StatsReport {
     pub unreported: u64,
     /// Observations emitted.
     pub observations: u64,
+    /// Raw answers handed to the analysis stage.
+    pub answers_handed_over: u64,
     /// Records aggregated for the store.
     pub pdns_records: u64,
     /// Unique tuples handed to the store.
@@ -265,6 +271,7 @@ impl StatsReport {
             anomalies: w.other_anomalies(),
             unreported: w.unreported,
             observations: w.observations,
+            answers_handed_over: w.answers_handed_over,
             pdns_records: w.pdns_records,
             pdns_tuples: w.pdns_tuples,
             fragments: w.defrag,
@@ -285,8 +292,8 @@ impl StatsReport {
         );
         let _ = writeln!(
             s,
-            "dns: messages={} queries={} responses={} malformed={} unreported={} udp_datagrams={} observations={}",
-            self.messages, self.queries, self.responses, self.malformed, self.unreported, self.udp_datagrams, self.observations
+            "dns: messages={} queries={} responses={} malformed={} unreported={} udp_datagrams={} observations={} answers_handed_over={}",
+            self.messages, self.queries, self.responses, self.malformed, self.unreported, self.udp_datagrams, self.observations, self.answers_handed_over
         );
         let map = |m: &BTreeMap<&str, u64>| {
             if m.is_empty() {
