@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Builds the fuzz seed corpora from the project's public captures (standard library only).
 
-Usage: python3 fuzz/make-seeds.py [--pcaps DIR] [--out DIR] [--max-per-file N]
-Defaults: shared/pcaps beside the repository (or /work/shared/pcaps), fuzz/corpus, 200.
-The committed fuzz/seeds/ was made with `--out fuzz/seeds --max-per-file 1` (one input per
-capture and target), plus the minimized crash inputs named crash-*.
+Usage: python3 fuzz/make-seeds.py [--pcaps DIR] [--out DIR] [--max-per-file N] [--dnsward BIN]
+Defaults: shared/pcaps beside the repository (or /work/shared/pcaps), fuzz/corpus, 200,
+target/release/dnsward. The committed fuzz/seeds/ was made with `--out fuzz/seeds
+--max-per-file 1` (one input per capture and target), plus the minimized crash inputs named
+crash-*.
 
 Writes, per target, one file per distinct input (named by its SHA-1, as libFuzzer does):
   frame_decode/    a link-type selector byte (index into the target's LINKTYPES) + the frame
@@ -14,13 +15,24 @@ Writes, per target, one file per distinct input (named by its SHA-1, as libFuzze
   defrag/          each capture's IP fragments in the target's fragment format
 At most --max-per-file inputs are taken from one capture (the guessing-attack captures hold 65,535
 near-identical responses each), and at most 4 times as many segments or fragments.
+
+Two targets are seeded from the repository instead of the captures:
+  asn_table/      excerpts of samples/asn-sample.csv and of the tables in analyzer/tests/data/
+                  (CSV, iptoasn TSV, pfx2as, the test MaxMind DB), plain and gzip-compressed
+  analysis_json/  each baseline of `dnsward baseline export` and each alert of `dnsward alerts
+                  --json` after `dnsward run --pcap samples/cert-cc.pcap --asn-table
+                  samples/asn-sample.csv` (needs a built --dnsward; skipped without one), and
+                  one two-line export (the same rrset twice, as an import merges it)
 """
 
 import argparse
 import gzip
 import hashlib
 import os
+import shutil
 import struct
+import subprocess
+import tempfile
 
 MAX_PER_FILE = 200  # changed by --max-per-file
 # The frame_decode target's LINKTYPES, in order: the selector byte is the index.
@@ -173,6 +185,55 @@ def fragments_blob(fragments):
     return bytes(out)
 
 
+def gzipped(blob):
+    """gzip with a fixed timestamp, so the seed's name does not change between runs."""
+    return gzip.compress(blob, mtime=0)
+
+
+def asn_table_seeds(repo):
+    """Small tables in each format asn_table reads, plain and gzipped."""
+    data = os.path.join(repo, "analyzer", "tests", "data")
+    with open(os.path.join(repo, "samples", "asn-sample.csv"), "rb") as f:
+        csv_lines = f.read().splitlines(keepends=True)
+    quoted = [line for line in csv_lines if b'"' in line][:3]
+    v6 = [line for line in csv_lines if b":" in line.split(b",")[0]][:4]
+    texts = [
+        b"".join(csv_lines[:6]),
+        b"# comment\n\n" + b"".join(csv_lines[:2] + quoted + v6),
+    ]
+    for name in ("ip2asn-combined-excerpt.tsv", "routeviews-pfx2as-excerpt.pfx2as"):
+        with open(os.path.join(data, name), "rb") as f:
+            texts.append(f.read())
+    with open(os.path.join(data, "GeoLite2-ASN-Test.mmdb"), "rb") as f:
+        mmdb = f.read()
+    return texts + [mmdb] + [gzipped(texts[1]), gzipped(texts[2]), gzipped(mmdb)]
+
+
+def analysis_json_seeds(repo, dnsward):
+    """Baselines and alerts as the store and `dnsward baseline export` write them."""
+    if not (dnsward and os.path.isfile(dnsward) and os.access(dnsward, os.X_OK)):
+        print(f"analysis_json: no dnsward binary at {dnsward}; build it with cargo build --release")
+        return []
+    db = tempfile.mkdtemp(prefix="dnsward-fuzz-seeds-")
+    try:
+        run = [dnsward, "run", "--pcap", os.path.join(repo, "samples", "cert-cc.pcap"),
+               "--asn-table", os.path.join(repo, "samples", "asn-sample.csv"),
+               "--db", db, "--quiet"]
+        subprocess.run(run, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        export = subprocess.run([dnsward, "baseline", "export", "--db", db], check=True,
+                                capture_output=True).stdout
+        alerts = subprocess.run([dnsward, "alerts", "--db", db, "--json"], check=True,
+                                capture_output=True).stdout
+    finally:
+        shutil.rmtree(db, ignore_errors=True)
+    baselines = [line for line in export.splitlines() if line.strip()]
+    seeds = baselines + [line for line in alerts.splitlines() if line.strip()]
+    if baselines:
+        smallest = min(baselines, key=len)
+        seeds.append(smallest + b"\n" + smallest + b"\n")
+    return seeds
+
+
 def main():
     global MAX_PER_FILE
     here = os.path.dirname(os.path.abspath(__file__))
@@ -183,7 +244,21 @@ def main():
     parser.add_argument("--pcaps", default=default_pcaps, help="directory of captures")
     parser.add_argument("--out", default=os.path.join(here, "corpus"), help="corpus directory")
     parser.add_argument("--max-per-file", type=int, default=MAX_PER_FILE)
+    parser.add_argument(
+        "--dnsward",
+        default=os.path.join(here, "..", "target", "release", "dnsward"),
+        help="dnsward binary for the analysis_json seeds",
+    )
     args = parser.parse_args()
+    repo = os.path.join(here, "..")
+    for target, blobs in (
+        ("asn_table", asn_table_seeds(repo)),
+        ("analysis_json", analysis_json_seeds(repo, args.dnsward)),
+    ):
+        out, seen_blobs = os.path.join(args.out, target), set()
+        os.makedirs(out, exist_ok=True)
+        written = sum(1 for blob in blobs if digest_write(out, blob, seen_blobs))
+        print(f"{target}: {written} seeds in {out}")
     pcaps, corpus, MAX_PER_FILE = args.pcaps, args.out, args.max_per_file
     targets = ["frame_decode", "dns_message", "dns_name", "tcp_reassembly", "defrag"]
     for t in targets:
