@@ -457,8 +457,7 @@ impl AnswerFilter {
     /// referral), when the name is at or below a watched zone other than the root.
     pub fn wants(&self, qname: &str, qtype: u16, has_answers: bool) -> bool {
         if has_answers {
-            self.watch.watched(qname, qtype).is_some()
-                || self.watch.watched(qname, rtype::CNAME).is_some()
+            self.watch.wants_answer(qname, qtype)
         } else {
             self.watch.covers(qname)
         }

@@ -231,6 +231,18 @@ impl Watchlist {
         }
     }
 
+    /// Whether a response with answers to `(name, qtype)` can hold a watched rrset: `name` is
+    /// watched for `qtype` or for CNAME (the same as checking [`Watchlist::watched`] for both,
+    /// in at most three lookups).
+    pub fn wants_answer(&self, name: &str, qtype: u16) -> bool {
+        if let Some(reason) = self.zones.get(name) {
+            if zone_types(reason, qtype) || zone_types(reason, rtype::CNAME) {
+                return true;
+            }
+        }
+        self.names.contains_key(name) || self.learnt.contains_key(name)
+    }
+
     /// Whether `name` (canonical) is at or below a watched zone other than the root: a referral
     /// for it may carry the NS set of a watched zone.
     pub fn covers(&self, name: &str) -> bool {

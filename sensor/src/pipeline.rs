@@ -107,12 +107,53 @@ pub struct WorkerOutput {
 }
 
 /// One response worth analysing, as received: the message bytes and where they came from.
+///
+/// The bytes live in a buffer shared by every answer of one worker batch, so handing an answer
+/// over costs no allocation of its own.
 #[derive(Debug, Clone)]
 pub struct RawAnswer {
-    /// The DNS message.
-    pub msg: Vec<u8>,
+    data: Arc<[u8]>,
+    start: usize,
+    len: usize,
     /// Its packet context.
     pub ctx: PacketContext,
+}
+
+/// Answers being collected for one worker batch: their bytes back to back.
+#[derive(Debug, Default)]
+struct PendingAnswers {
+    data: Vec<u8>,
+    items: Vec<(u64, usize, usize, PacketContext)>,
+}
+
+impl PendingAnswers {
+    fn push(&mut self, seq: u64, msg: &[u8], ctx: &PacketContext) {
+        let start = self.data.len();
+        self.data.extend_from_slice(msg);
+        self.items.push((seq, start, msg.len(), ctx.clone()));
+    }
+
+    /// The answers collected, sharing one buffer; leaves `self` empty.
+    fn take(&mut self) -> Vec<(u64, RawAnswer)> {
+        if self.items.is_empty() {
+            return Vec::new();
+        }
+        let data: Arc<[u8]> = Arc::from(std::mem::take(&mut self.data));
+        self.items
+            .drain(..)
+            .map(|(seq, start, len, ctx)| {
+                (
+                    seq,
+                    RawAnswer {
+                        data: Arc::clone(&data),
+                        start,
+                        len,
+                        ctx,
+                    },
+                )
+            })
+            .collect()
+    }
 }
 
 /// Reusable buffers for [`RawAnswer::question`] and [`RawAnswer::observation`].
@@ -125,13 +166,20 @@ pub struct AnswerScratch {
 }
 
 impl RawAnswer {
+    /// The DNS message.
+    pub fn msg(&self) -> &[u8] {
+        self.data
+            .get(self.start..self.start + self.len)
+            .unwrap_or(&[])
+    }
+
     /// Decodes the header and the first question into `scratch.qname` (canonical); returns the
     /// header and the question type, or `None` when they cannot be read.
     pub fn question(&self, scratch: &mut AnswerScratch) -> Option<(DnsHeader, u16)> {
-        let header = DnsHeader::decode(&self.msg)?;
-        let end =
-            crate::dns::decode_name(&self.msg, crate::dns::HEADER_LEN, &mut scratch.name).ok()?;
-        let qtype = crate::dns::read_u16(&self.msg, end)?;
+        let msg = self.msg();
+        let header = DnsHeader::decode(msg)?;
+        let end = crate::dns::decode_name(msg, crate::dns::HEADER_LEN, &mut scratch.name).ok()?;
+        let qtype = crate::dns::read_u16(msg, end)?;
         scratch.qname.clear();
         scratch.name.write_presentation(&mut scratch.qname, true);
         Some((header, qtype))
@@ -140,7 +188,7 @@ impl RawAnswer {
     /// The observation of this answer.
     pub fn observation(&self, sensor_id: &str, scratch: &mut AnswerScratch) -> Option<Observation> {
         build_observation(
-            &self.msg,
+            self.msg(),
             &self.ctx,
             sensor_id,
             &mut scratch.name,
@@ -551,7 +599,7 @@ pub struct Decoder {
     name: NameBuf,
     rdata_name: NameBuf,
     stats: WorkerStats,
-    answers: Vec<(u64, RawAnswer)>,
+    answers: PendingAnswers,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -634,13 +682,13 @@ impl Decoder {
             name: NameBuf::default(),
             rdata_name: NameBuf::default(),
             stats: WorkerStats::default(),
-            answers: Vec::new(),
+            answers: PendingAnswers::default(),
         }
     }
 
     /// Raw answers collected so far (with [`SensorConfig::observe_answers`]), taken.
     pub fn take_answers(&mut self) -> Vec<(u64, RawAnswer)> {
-        std::mem::take(&mut self.answers)
+        self.answers.take()
     }
 
     fn run(
@@ -671,7 +719,7 @@ impl Decoder {
                 self.frame(slot, data, &mut output.observations);
                 last_time_ns = slot.time_ns;
             }
-            output.answers = std::mem::take(&mut self.answers);
+            output.answers = self.answers.take();
             if !batch.slots.is_empty() {
                 let per_frame = started.elapsed().as_nanos() as u64 / batch.slots.len() as u64;
                 let _ = self.stats.decode_ns_per_frame.record(per_frame.max(1));
@@ -702,7 +750,7 @@ impl Decoder {
             watermark: u64::MAX,
             observations: Vec::new(),
             tuples,
-            answers: std::mem::take(&mut self.answers),
+            answers: self.answers.take(),
         });
         self.publish(&progress);
         self.stats
@@ -969,13 +1017,7 @@ impl Decoder {
             && ctx.transport != Transport::Icmp;
         if analysable {
             self.stats.answers_handed_over += 1;
-            self.answers.push((
-                seq,
-                RawAnswer {
-                    msg: msg.to_vec(),
-                    ctx: ctx.clone(),
-                },
-            ));
+            self.answers.push(seq, msg, ctx);
         }
         if self.config.emit_observations {
             if let Some(obs) = build_observation(
