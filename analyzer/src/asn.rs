@@ -862,18 +862,33 @@ impl AsnTableBuilder {
             path: path.to_owned(),
             source,
         };
-        let reader = maxminddb::Reader::from_source(bytes).map_err(mmdb_error)?;
+        let reader = maxminddb::Reader::from_source(bytes.as_slice()).map_err(mmdb_error)?;
+        let metadata = reader.metadata();
+        if !search_tree_is_sane(&bytes, metadata.node_count, metadata.record_size) {
+            report.skip(1, LineError::BadRecord);
+            return Ok(());
+        }
         // Many networks share one data record: decode each record once.
         let mut decoded: HashMap<usize, Option<(u32, u32)>> = HashMap::new();
         let networks = reader
             .networks(maxminddb::WithinOptions::default())
             .map_err(mmdb_error)?;
+        // A well-formed search tree has at most one network per node edge; a hostile one can
+        // share subtrees (exponentially many paths) or loop. Stop at the bound or at the first
+        // error of the walk itself: what follows a broken tree cannot be trusted.
+        let max_networks = u64::from(reader.metadata().node_count)
+            .saturating_mul(2)
+            .saturating_add(2);
         for item in networks {
             report.lines = report.lines.saturating_add(1);
             let line = report.lines;
+            if line > max_networks {
+                report.skip(line, LineError::BadRecord);
+                break;
+            }
             let Ok(item) = item else {
                 report.skip(line, LineError::BadRecord);
-                continue;
+                break;
             };
             let Ok(network) = item.network() else {
                 report.skip(line, LineError::BadRecord);
@@ -913,6 +928,65 @@ impl AsnTableBuilder {
         Ok(())
     }
 }
+
+/// Whether a MaxMind DB search tree is a tree, give or take the few aliases real IPv6 databases
+/// have (`::ffff:0:0/96`, `2002::/16`, ... pointing at the IPv4 subtree): the root has no
+/// parent and at most [`MAX_MMDB_SHARED_REFERENCES`] node references are to an already
+/// referenced node. A hostile file can otherwise share subtrees (exponentially many networks
+/// in a few hundred bytes) or loop.
+fn search_tree_is_sane(bytes: &[u8], node_count: u32, record_size: u16) -> bool {
+    let node_bytes = match record_size {
+        24 => 6,
+        28 => 7,
+        32 => 8,
+        _ => return false,
+    };
+    let Ok(count) = usize::try_from(node_count) else {
+        return false;
+    };
+    let Some(tree) = count
+        .checked_mul(node_bytes)
+        .and_then(|len| bytes.get(..len))
+    else {
+        return false;
+    };
+    let mut referenced = vec![false; count];
+    let mut shared = 0usize;
+    for node in tree.chunks_exact(node_bytes) {
+        let be = |b: &[u8]| b.iter().fold(0u32, |acc, x| (acc << 8) | u32::from(*x));
+        let (left, right) = match (record_size, node) {
+            (24, [a, b, c, d, e, f]) => (be(&[*a, *b, *c]), be(&[*d, *e, *f])),
+            (28, [a, b, c, m, d, e, f]) => (
+                (u32::from(m >> 4) << 24) | be(&[*a, *b, *c]),
+                (u32::from(m & 0x0f) << 24) | be(&[*d, *e, *f]),
+            ),
+            (32, [a, b, c, d, e, f, g, h]) => (be(&[*a, *b, *c, *d]), be(&[*e, *f, *g, *h])),
+            _ => return false,
+        };
+        for child in [left, right] {
+            if child == 0 {
+                return false; // the root has no parent
+            }
+            if let Some(seen) = usize::try_from(child)
+                .ok()
+                .and_then(|i| referenced.get_mut(i))
+            {
+                if *seen {
+                    shared += 1;
+                    if shared > MAX_MMDB_SHARED_REFERENCES {
+                        return false;
+                    }
+                }
+                *seen = true;
+            }
+        }
+    }
+    true
+}
+
+/// Node references to an already referenced node a MaxMind DB search tree may have (IPv4
+/// aliases in IPv6 databases).
+const MAX_MMDB_SHARED_REFERENCES: usize = 8;
 
 /// Reads one line (without its `\n`) into `line`. `Ok(None)` at end of input,
 /// `Ok(Some(true))` for a line longer than [`MAX_LINE_BYTES`], which is consumed but not kept.
