@@ -43,7 +43,8 @@ pub struct AlertsArgs {
     /// Store directory.
     #[arg(long, default_value = "dnsward-db")]
     db: PathBuf,
-    /// Only alerts last seen at or after this time (Unix seconds, YYYY-MM-DD or RFC 3339).
+    /// Only alerts last seen (or closed) at or after this time (Unix seconds, YYYY-MM-DD or
+    /// RFC 3339).
     #[arg(long)]
     since: Option<String>,
     /// Only alerts at this severity or above (info, low, medium, high, critical).
@@ -284,6 +285,10 @@ pub enum BaselineCommand {
         /// TOML configuration (prefix lengths, IP-to-AS tables).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// IP-to-AS table (repeatable; replaces the configured list), so the accepted address
+        /// is learnt with its AS.
+        #[arg(long = "asn-table", value_name = "FILE")]
+        asn_tables: Vec<PathBuf>,
         /// Owner name.
         name: String,
         /// Type mnemonic.
@@ -302,10 +307,11 @@ pub fn baseline(cmd: &BaselineCommand) -> Result<()> {
         BaselineCommand::Accept {
             db,
             config,
+            asn_tables,
             name,
             rtype,
             rdata,
-        } => accept(db, config.as_deref(), name, rtype, rdata),
+        } => accept(db, config.as_deref(), asn_tables, name, rtype, rdata),
     }
 }
 
@@ -449,8 +455,18 @@ fn show(db: &Path, name: &str, rtype: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn accept(db: &Path, config: Option<&Path>, name: &str, rtype: &str, rdata: &str) -> Result<()> {
-    let config = config::load(config)?;
+fn accept(
+    db: &Path,
+    config: Option<&Path>,
+    asn_tables: &[PathBuf],
+    name: &str,
+    rtype: &str,
+    rdata: &str,
+) -> Result<()> {
+    let mut config = config::load(config)?;
+    if !asn_tables.is_empty() {
+        config.asn.tables = asn_tables.to_vec();
+    }
     let code = schemas::rrtype::parse_type(rtype)
         .with_context(|| format!("unknown record type {rtype:?}"))?;
     let rtype = schemas::rrtype::type_name(code).into_owned();

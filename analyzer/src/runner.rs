@@ -87,8 +87,14 @@ impl State {
         if let Some(store) = &self.store {
             store.save_alerts(updates.iter().map(|u| &u.alert))?;
         }
+        let mut wrote = false;
         for u in updates.iter().filter(|u| u.notify) {
             self.sinks.write(&u.alert)?;
+            wrote = true;
+        }
+        if wrote {
+            // State changes are rare; a SIEM tailing the file should see them at once.
+            self.sinks.flush()?;
         }
         Ok(())
     }

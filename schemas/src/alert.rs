@@ -73,7 +73,8 @@ pub struct AlertEvent {
 pub enum AlertAction {
     /// The episode opened.
     Opened,
-    /// Its score or severity rose.
+    /// Its severity rose. (A higher score within the same severity updates the stored alert
+    /// without a new line for the sinks.)
     Escalated,
     /// It closed.
     Closed,
