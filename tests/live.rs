@@ -440,3 +440,138 @@ fn sigint_during_a_long_file_run_exits_cleanly_with_what_was_read_in_the_store()
         "4566.example.com A 6.6.6.6 count {count}, but the run read {responses} responses"
     );
 }
+
+/// Another port, so that this test and the one above can capture on `lo` at the same time.
+const ALERT_PORT: u16 = 53536;
+
+/// [`RESPONSE`] with another transaction id and address.
+fn response_with(txid: u16, addr: [u8; 4]) -> Vec<u8> {
+    let mut r = RESPONSE.to_vec();
+    r[..2].copy_from_slice(&txid.to_be_bytes());
+    let n = r.len();
+    r[n - 4..].copy_from_slice(&addr);
+    r
+}
+
+#[test]
+fn live_capture_raises_an_alert_while_running() {
+    let test = "live_capture_raises_an_alert_while_running";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let alerts = dir.path().join("alerts.jsonl");
+    let (db_arg, alerts_arg) = (db.display().to_string(), alerts.display().to_string());
+    let port = ALERT_PORT.to_string();
+    // A zone of its own, established after three answers (no learning period).
+    let mut run = Running::start(&[
+        "run",
+        "--interface",
+        "lo",
+        "--db",
+        &db_arg,
+        "--port",
+        &port,
+        "--no-default-watchlist",
+        "--watch-zone",
+        "live-test.example",
+        "--learning-days",
+        "0",
+        "--min-observations",
+        "3",
+        "--alerts-file",
+        &alerts_arg,
+        "-q",
+        "--stats",
+        "json",
+        "--stats-interval-secs",
+        "0",
+    ]);
+    let started = Instant::now();
+    while !run.stderr().contains("capturing on lo") && started.elapsed() < Duration::from_secs(30) {
+        if run.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(status) = run.wait_for(Duration::from_millis(100)) {
+        let stderr = run.stderr();
+        if !status.success() && is_permission_error(&stderr) {
+            skip(test, &format!("opening lo was refused: {}", stderr.trim()));
+            return;
+        }
+        panic!("dnsward run --interface lo exited early with {status}; stderr:\n{stderr}");
+    }
+    // A resolver on loopback answers the watched name three times, then with an address in a
+    // new network: only the answers are needed.
+    let resolver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for (i, addr) in [[192, 0, 2, 77]; 3]
+        .into_iter()
+        .chain([[203, 0, 113, 9]])
+        .enumerate()
+    {
+        resolver
+            .send_to(
+                &response_with(0x1000 + i as u16, addr),
+                ("127.0.0.1", ALERT_PORT),
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The alert reaches the file while the capture still runs.
+    let started = Instant::now();
+    let line = loop {
+        let text = std::fs::read_to_string(&alerts).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            break line.to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no alert within 10 s; stderr:\n{}",
+            run.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let alert: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(alert["event"]["action"], "opened", "{alert}");
+    assert_eq!(alert["rule"]["name"], "new_rdata", "{alert}");
+    assert_eq!(
+        alert["dns"]["question"]["name"], "live-test.example",
+        "{alert}"
+    );
+    assert_eq!(
+        alert["dnsward"]["observed"][0]["data"], "203.0.113.9",
+        "{alert}"
+    );
+    assert_eq!(
+        alert["dnsward"]["baseline"][0]["data"], "192.0.2.77",
+        "{alert}"
+    );
+    // No IP-to-AS table: a new prefix is medium.
+    assert_eq!(alert["dnsward"]["severity"], "medium", "{alert}");
+    assert_eq!(
+        alert["dnsward"]["resolvers"],
+        serde_json::json!(["127.0.0.1"])
+    );
+    assert_eq!(
+        alert["dnsward"]["evidence"][0]["file"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        alert["dnsward"]["evidence"][0]["interface"], "lo",
+        "{alert}"
+    );
+
+    run.signal("TERM");
+    let status = run.wait_for(EXIT_TIMEOUT);
+    let stderr = run.kill();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "did not exit cleanly after SIGTERM: {status:?}; stderr:\n{stderr}"
+    );
+    let stats = stats_from(&stderr);
+    assert_eq!(
+        stat(&stats, "/analysis/analyzer/episodes_opened"),
+        1,
+        "{stats}"
+    );
+    assert_eq!(stat(&stats, "/answers_handed_over"), 4, "{stats}");
+}
