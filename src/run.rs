@@ -190,10 +190,10 @@ fn print_analysis(err: &mut impl Write, a: &analyzer::runner::AnalysisReport) {
     let s = &a.analyzer;
     let _ = writeln!(
         err,
-        "analysis: observations={} watched_rrsets={} learning={} baselines={} learnt_targets={} targets_dropped={} rrsets_dropped={} episodes_opened={} episodes_closed={} episodes_open={} episodes_dropped={} alerts_notified={} alert_lines={} rotations={}",
+        "analysis: observations={} watched_rrsets={} learning={} baselines={} learnt_targets={} targets_dropped={} rrsets_dropped={} episodes_opened={} episodes_closed={} episodes_open={} episodes_dropped={} episode_entries_dropped={} alerts_notified={} alert_lines={} rotations={}",
         s.observations, s.watched_rrsets, s.learning, a.baselines, a.learnt_targets,
         s.targets_dropped, s.rrsets_dropped, s.episodes_opened, s.episodes_closed,
-        a.open_episodes, s.episodes_dropped, s.alerts_notified, a.sinks.lines, a.sinks.rotations
+        a.open_episodes, s.episodes_dropped, s.episode_entries_dropped, s.alerts_notified, a.sinks.lines, a.sinks.rotations
     );
 }
 

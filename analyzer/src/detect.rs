@@ -164,7 +164,13 @@ pub struct AnalyzerStats {
     pub episodes_dropped: u64,
     /// Alert state changes handed to the sinks.
     pub alerts_notified: u64,
+    /// New rdata, responders or reasons not added to an episode that already held
+    /// [`MAX_EPISODE_ENTRIES`] of them (a flood of distinct forged data or sources).
+    pub episode_entries_dropped: u64,
 }
+
+/// Most observed rdata, responders and reasons one episode keeps.
+pub const MAX_EPISODE_ENTRIES: usize = 64;
 
 /// An alert that changed, for the store (always) and the sinks (when `notify`).
 #[derive(Debug, Clone, PartialEq)]
@@ -1192,6 +1198,7 @@ impl Analyzer {
         e.last_ns = now;
         e.responses += 1;
         e.score = e.score.max(score.min(100));
+        let mut dropped = 0u64;
         for r in reasons {
             // A TTL, rewound-TTL or split-view reason is given once per episode (its first
             // occurrence); novelty reasons once per rdata.
@@ -1200,12 +1207,21 @@ impl Analyzer {
                 .reasons
                 .iter()
                 .any(|old| *old == r || (kind.is_some() && reason_kind(old) == kind));
-            if !repeated {
+            if repeated {
+                continue;
+            }
+            if e.reasons.len() < MAX_EPISODE_ENTRIES {
                 e.reasons.push(r);
+            } else {
+                dropped += 1;
             }
         }
         for o in observed {
-            e.observed.entry(o.data.clone()).or_insert(o);
+            if e.observed.len() < MAX_EPISODE_ENTRIES || e.observed.contains_key(&o.data) {
+                e.observed.entry(o.data.clone()).or_insert(o);
+            } else {
+                dropped += 1;
+            }
         }
         e.answers = seen
             .rdata
@@ -1217,7 +1233,12 @@ impl Analyzer {
                 data: r.clone(),
             })
             .collect();
-        e.responders.insert(obs.src_ip, (obs.flags.aa, false));
+        if e.responders.len() < MAX_EPISODE_ENTRIES || e.responders.contains_key(&obs.src_ip) {
+            e.responders.insert(obs.src_ip, (obs.flags.aa, false));
+        } else {
+            dropped += 1;
+        }
+        self.stats.episode_entries_dropped += dropped;
         if e.clients.len() < max_clients {
             e.clients.insert(obs.dst_ip);
         }

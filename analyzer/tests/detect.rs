@@ -521,3 +521,36 @@ fn accept_learns_and_closes() {
     );
     assert!(out.is_empty(), "{out:#?}");
 }
+
+#[test]
+fn a_flood_of_distinct_forged_data_stays_one_bounded_episode() {
+    let mut a = Analyzer::new(config(), Some(table()));
+    let mut out = Vec::new();
+    let t = history(&mut a, &mut out);
+    // 200 different addresses from 200 different spoofed resolver addresses.
+    for k in 0..200u64 {
+        let resolver = format!("10.9.{}.{}", k / 250, k % 250 + 1);
+        let addr = format!("203.0.113.{}", k % 250 + 1);
+        let addr = if k < 100 {
+            addr
+        } else {
+            format!("198.18.{}.1", k)
+        };
+        a.process(
+            &a_answer(t + k * SEC, &resolver, "10.1.1.30", &addr, 300),
+            &mut out,
+        );
+    }
+    let last = &out.last().unwrap().alert;
+    assert_eq!(a.stats.episodes_opened, 1);
+    assert_eq!(
+        last.dnsward.observed.len(),
+        analyzer::detect::MAX_EPISODE_ENTRIES
+    );
+    assert_eq!(
+        last.dnsward.resolvers.len(),
+        analyzer::detect::MAX_EPISODE_ENTRIES
+    );
+    assert_eq!(last.dnsward.responses, 200);
+    assert!(a.stats.episode_entries_dropped >= 2 * (200 - 64));
+}
