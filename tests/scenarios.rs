@@ -400,3 +400,37 @@ fn baselines_survive_a_restart() {
     let whole = run(&s, &[&s.pcap], &s.dir.path().join("db-whole"), &[]);
     assert_eq!(serious[0].event.id, whole.alerts[0].event.id);
 }
+
+#[test]
+fn an_open_episode_continues_after_a_restart() {
+    let s = setup(ScenarioKind::CertCc);
+    let event = &s.truth.events[0];
+    // Stop in the middle of the poisoning: after its first bad answer, before it reverts.
+    let middle = event.first_bad_ns.unwrap() + 600 * 1_000_000_000;
+    assert!(middle < event.last_bad_ns.unwrap());
+    let before = s.dir.path().join("before.pcap");
+    let after = s.dir.path().join("after.pcap");
+    cut(&s.pcap, &before, 0, middle);
+    cut(&s.pcap, &after, middle, u64::MAX);
+    let db = s.dir.path().join("db");
+    let first = run(&s, &[&before], &db, &[]);
+    assert_eq!(first.alerts.len(), 1, "{:#?}", first.alerts);
+    assert_eq!(first.alerts[0].dnsward.status, EpisodeStatus::Open);
+    let second = run(&s, &[&after], &db, &[]);
+    // The same episode, continued and closed: no second alert, no second "opened" line.
+    let whole = run(&s, &[&s.pcap], &s.dir.path().join("db-whole"), &[]);
+    assert_eq!(second.alerts.len(), 1, "{:#?}", second.alerts);
+    let (a, w) = (&second.alerts[0], &whole.alerts[0]);
+    assert_eq!(a.event.id, w.event.id);
+    assert_eq!(a.dnsward.closed_reason, Some(ClosedReason::Reverted));
+    assert_eq!(a.dnsward.responses, w.dnsward.responses);
+    assert_eq!(a.dnsward.score, w.dnsward.score);
+    assert_eq!(a.dnsward.reasons, w.dnsward.reasons);
+    let actions: Vec<&str> = second
+        .lines
+        .iter()
+        .map(|l| l["event"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["opened", "closed"]);
+    assert_eq!(second.stats["analysis"]["analyzer"]["episodes_opened"], 0);
+}

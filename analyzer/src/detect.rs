@@ -42,7 +42,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The detectors, each with a stable snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Detector {
     /// New rdata outside the rrset's known prefixes.
     NewRdata,
@@ -195,8 +196,10 @@ enum Novelty {
 
 type EpisodeKey = (Detector, String, u16);
 
-#[derive(Debug, Clone)]
-struct Episode {
+/// One open divergence episode with everything needed to continue it (saved in the store, so a
+/// restart continues the episode instead of opening a new one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Episode {
     id: String,
     detector: Detector,
     name: String,
@@ -221,6 +224,13 @@ struct Episode {
     closed_ns: Option<u64>,
     /// Last score the sinks were told about.
     notified_severity: Option<Severity>,
+}
+
+impl Episode {
+    /// The alert id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// An organisation name reduced to what identifies the organisation: lower case, without legal
@@ -501,6 +511,8 @@ pub struct Analyzer {
     target_links: HashMap<String, EpisodeKey>,
     asn: Option<Arc<dyn AsLookup>>,
     dirty: BTreeSet<(String, u16)>,
+    dirty_episodes: BTreeSet<EpisodeKey>,
+    closed_episodes: Vec<String>,
     new_learnt: Vec<(String, WatchReason)>,
     now_ns: u64,
     last_sweep_ns: u64,
@@ -531,6 +543,8 @@ impl Analyzer {
             as_orgs: HashMap::new(),
             asn,
             dirty: BTreeSet::new(),
+            dirty_episodes: BTreeSet::new(),
+            closed_episodes: Vec::new(),
             new_learnt: Vec::new(),
             now_ns: 0,
             last_sweep_ns: 0,
@@ -578,6 +592,32 @@ impl Analyzer {
             .iter()
             .filter_map(|k| self.baselines.get(k).cloned())
             .collect()
+    }
+
+    /// Episodes changed since the last call (to save) and ids of episodes closed since (to
+    /// delete).
+    pub fn take_episode_changes(&mut self) -> (Vec<Episode>, Vec<String>) {
+        let dirty = std::mem::take(&mut self.dirty_episodes);
+        let changed = dirty
+            .iter()
+            .filter_map(|k| self.episodes.get(k).cloned())
+            .collect();
+        (changed, std::mem::take(&mut self.closed_episodes))
+    }
+
+    /// Continues the open episodes an earlier run saved.
+    pub fn restore_episodes(&mut self, episodes: impl IntoIterator<Item = Episode>) {
+        for e in episodes {
+            let key: EpisodeKey = (e.detector, e.name.clone(), e.rtype);
+            if matches!(e.detector, Detector::MxSetChange | Detector::NsSetChange) {
+                for o in e.observed.keys() {
+                    if let Some(t) = target_of(e.rtype, o) {
+                        self.target_links.insert(t, key.clone());
+                    }
+                }
+            }
+            self.episodes.insert(key, e);
+        }
     }
 
     /// Targets learnt since the last call, for saving.
@@ -1290,6 +1330,7 @@ impl Analyzer {
         if notify {
             self.stats.alerts_notified += 1;
         }
+        self.dirty_episodes.insert(ekey.clone());
         out.push(AlertUpdate { alert, notify });
         if let Some(e) = self.episodes.get_mut(ekey) {
             if notify {
@@ -1471,7 +1512,10 @@ impl Analyzer {
 
     fn close(&mut self, ekey: &EpisodeKey, out: &mut Vec<AlertUpdate>) {
         self.notify(ekey, out);
-        self.episodes.remove(ekey);
+        self.dirty_episodes.remove(ekey);
+        if let Some(e) = self.episodes.remove(ekey) {
+            self.closed_episodes.push(e.id);
+        }
         self.target_links.retain(|_, v| v != ekey);
         self.stats.episodes_closed += 1;
     }

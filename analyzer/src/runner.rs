@@ -3,8 +3,9 @@
 //!
 //! Observations arrive as `Vec<Observation>` on a bounded crossbeam channel (the binary sends
 //! them in the order the sensor's merger releases them, so results do not depend on thread
-//! scheduling). Alert state changes are written to the store at once; baselines and learnt
-//! targets every [`AnalysisOptions::checkpoint_secs`] of packet time and at the end. When every
+//! scheduling). Alert state changes are written to the store at once; baselines, learnt
+//! targets and the state of open episodes every [`AnalysisOptions::checkpoint_secs`] of packet
+//! time and at the end, and loaded again when the next run starts. When every
 //! sender is dropped, the thread saves everything, syncs the store and returns its
 //! [`AnalysisReport`].
 
@@ -102,9 +103,11 @@ impl State {
     fn checkpoint(&mut self) -> Result<(), Error> {
         let baselines = self.analyzer.take_dirty_baselines();
         let learnt = self.analyzer.take_new_learnt();
+        let (episodes, closed) = self.analyzer.take_episode_changes();
         if let Some(store) = &self.store {
             self.report.baselines_saved += store.save_baselines(&baselines)?;
             store.save_learnt(&learnt)?;
+            store.save_episodes(&episodes, &closed)?;
         }
         Ok(())
     }
@@ -140,6 +143,7 @@ impl AnalysisThread {
             let baselines = s.load_baselines()?;
             let learnt = s.load_learnt()?;
             analyzer.restore(baselines.records, learnt.records);
+            analyzer.restore_episodes(s.load_episodes()?.records);
         }
         let mut state = State {
             analyzer,

@@ -7,9 +7,12 @@
 //! * `baselines`: key `name 0x00 TYPE` → [`Baseline`].
 //! * `watch`: key `name` → [`WatchReason`] (learnt targets only).
 //! * `alerts`: key = the alert id → [`Alert`] in its latest state.
+//! * `episodes`: key = the alert id → [`Episode`], the state of an open episode (deleted when
+//!   it closes), so a restart continues it.
 
-use super::{Store, CF_ALERTS, CF_BASELINES, CF_WATCH};
+use super::{Store, CF_ALERTS, CF_BASELINES, CF_EPISODES, CF_WATCH};
 use crate::baseline::Baseline;
+use crate::detect::Episode;
 use crate::watch::WatchReason;
 use crate::Error;
 use rocksdb::{IteratorMode, WriteBatch};
@@ -163,6 +166,29 @@ impl Store {
             batch.put_cf(cf, a.event.id.as_bytes(), encode(a)?);
         }
         Ok(self.db.write(batch)?)
+    }
+
+    /// Saves the state of open episodes and deletes that of closed ones.
+    pub fn save_episodes<'a>(
+        &self,
+        open: impl IntoIterator<Item = &'a Episode>,
+        closed: impl IntoIterator<Item = &'a String>,
+    ) -> Result<(), Error> {
+        self.writable()?;
+        let cf = self.cf(CF_EPISODES)?;
+        let mut batch = WriteBatch::default();
+        for e in open {
+            batch.put_cf(cf, e.id().as_bytes(), encode(e)?);
+        }
+        for id in closed {
+            batch.delete_cf(cf, id.as_bytes());
+        }
+        Ok(self.db.write(batch)?)
+    }
+
+    /// The saved open episodes.
+    pub fn load_episodes(&self) -> Result<Loaded<Episode>, Error> {
+        self.load_all(CF_EPISODES)
     }
 
     /// Every stored alert, sorted by first seen then id.

@@ -54,18 +54,21 @@ pub const CF_BASELINES: &str = "baselines";
 pub const CF_WATCH: &str = "watch";
 /// Column family holding alerts, by id ([`analysis`]).
 pub const CF_ALERTS: &str = "alerts";
+/// Column family holding the state of open episodes, by alert id ([`analysis`]).
+pub const CF_EPISODES: &str = "episodes";
 /// Every column family of the store.
-pub const COLUMN_FAMILIES: [&str; 6] = [
+pub const COLUMN_FAMILIES: [&str; 7] = [
     CF_META,
     CF_PDNS,
     CF_RDATA_INDEX,
     CF_BASELINES,
     CF_WATCH,
     CF_ALERTS,
+    CF_EPISODES,
 ];
 /// The column families a store written by an older build may lack (created on a writable
 /// open; read as empty otherwise).
-const ANALYSIS_COLUMN_FAMILIES: [&str; 3] = [CF_BASELINES, CF_WATCH, CF_ALERTS];
+const ANALYSIS_COLUMN_FAMILIES: [&str; 4] = [CF_BASELINES, CF_WATCH, CF_ALERTS, CF_EPISODES];
 
 /// Most records read or written in one RocksDB batch; bounds the memory of one flush step.
 const MAX_BATCH_KEYS: usize = 50_000;
@@ -257,7 +260,8 @@ impl Store {
                 CF_RDATA_INDEX => "no rdata_index column family",
                 CF_BASELINES => "no baselines column family",
                 CF_WATCH => "no watch column family",
-                _ => "no alerts column family",
+                CF_ALERTS => "no alerts column family",
+                _ => "no episodes column family",
             },
         })
     }
