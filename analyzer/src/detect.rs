@@ -822,7 +822,16 @@ impl Analyzer {
         let Some(b) = self.baselines.get(&key) else {
             return;
         };
-        let established = b.is_established(now, &self.config.baseline);
+        // A first CNAME at a name is judged by the name's own (established) baseline for the
+        // question's type: the alias rrset itself has no history by definition.
+        let qtype = obs.questions.first().map_or(0, |q| q.qtype);
+        let first_alias = seen.rrtype == rtype::CNAME
+            && b.rdata.is_empty()
+            && self
+                .baselines
+                .get(&(seen.name.clone(), qtype))
+                .is_some_and(|q| q.is_established(now, &self.config.baseline));
+        let established = b.is_established(now, &self.config.baseline) || first_alias;
         if !established {
             self.stats.learning += 1;
             self.learn_all(&key, &infos, seen, obs);

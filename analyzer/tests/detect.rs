@@ -554,3 +554,82 @@ fn a_flood_of_distinct_forged_data_stays_one_bounded_episode() {
     assert_eq!(last.dnsward.responses, 200);
     assert!(a.stats.episode_entries_dropped >= 2 * (200 - 64));
 }
+
+#[test]
+fn a_cname_where_there_was_none_is_medium() {
+    let mut a = Analyzer::new(config(), Some(table()));
+    let mut out = Vec::new();
+    let t = history(&mut a, &mut out);
+    // gmail-smtp-in.l.google.com never had an alias; now R1 answers through one.
+    let obs = response(
+        t,
+        R1,
+        "10.1.0.30",
+        false,
+        MX_HOST,
+        1,
+        vec![
+            record(MX_HOST, 5, 300, "mx.evil.example"),
+            record("mx.evil.example", 1, 300, "142.250.153.26"),
+        ],
+    );
+    a.process(&obs, &mut out);
+    let n = notified(&out);
+    assert_eq!(n.len(), 1, "{out:#?}");
+    let alert = &n[0].alert;
+    assert_eq!(alert.rule.name, "cname_appeared");
+    assert_eq!(alert.dns.question.rtype, "CNAME");
+    assert_eq!(alert.dnsward.severity, Severity::Medium);
+    assert_eq!(alert.dnsward.observed[0].data, "mx.evil.example");
+}
+
+#[test]
+fn known_data_with_a_ttl_no_authoritative_answer_gave_is_low() {
+    let mut a = Analyzer::new(config(), Some(table()));
+    let mut out = Vec::new();
+    let t = history(&mut a, &mut out);
+    a.process(
+        &a_answer(t, R3, "10.1.2.30", "142.250.153.26", 86_400),
+        &mut out,
+    );
+    let n = notified(&out);
+    assert_eq!(n.len(), 1, "{out:#?}");
+    assert_eq!(n[0].alert.rule.name, "ttl_above_authoritative");
+    assert_eq!(n[0].alert.dnsward.severity, Severity::Low);
+    assert_eq!(
+        n[0].alert.dnsward.reasons,
+        ["10.0.2.53 hands out TTL 86400 above the largest authoritative TTL 300"]
+    );
+}
+
+#[test]
+fn a_copy_replaced_before_it_expired_is_ttl_rewound() {
+    let mut a = Analyzer::new(config(), Some(table()));
+    let mut out = Vec::new();
+    let t = history(&mut a, &mut out);
+    // R1 hands out one known address with 300 s left, then 10 s later another known address
+    // with 300 s left again: its cache entry was replaced.
+    a.process(
+        &a_answer(t, R1, "10.1.0.30", "142.250.153.26", 300),
+        &mut out,
+    );
+    a.process(
+        &a_answer(t + 10 * SEC, R1, "10.1.0.31", "74.125.206.26", 300),
+        &mut out,
+    );
+    let n = notified(&out);
+    assert_eq!(n.len(), 1, "{out:#?}");
+    assert_eq!(n[0].alert.rule.name, "ttl_rewound");
+    assert_eq!(n[0].alert.dnsward.severity, Severity::Low);
+    // Counting down normally is not.
+    out.clear();
+    a.process(
+        &a_answer(t + 20 * SEC, R3, "10.1.2.30", "142.250.153.27", 300),
+        &mut out,
+    );
+    a.process(
+        &a_answer(t + 30 * SEC, R3, "10.1.2.31", "142.250.153.27", 290),
+        &mut out,
+    );
+    assert!(notified(&out).is_empty(), "{out:#?}");
+}
