@@ -24,6 +24,7 @@ pub mod dns;
 pub mod error;
 pub mod frame;
 pub mod observe;
+pub mod pairing;
 pub mod pipeline;
 pub mod stats;
 pub mod tcp;

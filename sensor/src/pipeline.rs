@@ -12,10 +12,11 @@
 
 use crate::capture::{FileSource, LiveOptions, LiveSource, RawFrame};
 use crate::defrag::{DefragLimits, Defragmenter, FragmentKey};
-use crate::dns::{DnsHeader, NameBuf};
+use crate::dns::{DnsHeader, Entry as DnsEntry, NameBuf, RecordWalker};
 use crate::error::Error;
 use crate::frame::{self, Transport as FrameTransport};
 use crate::observe::{build_observation, scan, AnomalySet, PacketContext, TupleAggregator};
+use crate::pairing::{Flow, Pairing, PairingLimits, QuestionRef};
 use crate::stats::{CaptureStats, WorkerStats};
 use crate::tcp::{StreamKey, TcpLimits, TcpReassembler};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
@@ -600,6 +601,7 @@ pub struct Decoder {
     rdata_name: NameBuf,
     stats: WorkerStats,
     answers: PendingAnswers,
+    pairing: Pairing,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -661,6 +663,7 @@ impl Decoder {
     pub fn stats(&mut self) -> WorkerStats {
         self.stats.defrag = self.defrag.stats();
         self.stats.tcp = self.tcp.stats();
+        self.stats.pairing = self.pairing.stats();
         self.stats.clone()
     }
 
@@ -683,6 +686,7 @@ impl Decoder {
             rdata_name: NameBuf::default(),
             stats: WorkerStats::default(),
             answers: PendingAnswers::default(),
+            pairing: Pairing::new(PairingLimits::default()),
         }
     }
 
@@ -960,6 +964,85 @@ impl Decoder {
         }
     }
 
+    /// Enters a query in the pairing table, or judges a response against it.
+    fn pair(&mut self, msg: &[u8], header: &DnsHeader, ctx: &PacketContext) {
+        let Some(mut walker) = RecordWalker::new(msg) else {
+            return;
+        };
+        let Some(DnsEntry::Question(q)) = walker.next() else {
+            return;
+        };
+        if crate::dns::decode_name(msg, q.name_pos, &mut self.name).is_err() {
+            return;
+        }
+        let question = QuestionRef {
+            name: self.name.wire(),
+            qtype: q.qtype,
+            qclass: q.qclass,
+        };
+        let (src, dst) = (ctx.ip.src, ctx.ip.dst);
+        // Multicast DNS and LLMNR have no one-to-one exchanges to pair.
+        if src.is_multicast() || dst.is_multicast() {
+            return;
+        }
+        if !header.is_response() {
+            let flow = Flow {
+                client: src,
+                client_port: ctx.src_port,
+                server: dst,
+                server_port: ctx.dst_port,
+            };
+            self.pairing
+                .query(flow, header.txid, &question, ctx.time_ns, ctx.frame);
+            return;
+        }
+        // Compare answers as sets: an order-independent sum of per-record hashes (owner in
+        // canonical case, type, class, rdata; TTLs left out).
+        let mut digest = 0u64;
+        for entry in walker.by_ref() {
+            let DnsEntry::Record(r) = entry else {
+                continue;
+            };
+            if r.rtype == 41 {
+                continue;
+            }
+            let owner = match crate::dns::decode_name(msg, r.name_pos, &mut self.rdata_name) {
+                Ok(_) => self.rdata_name.wire(),
+                Err(_) => &[],
+            };
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut eat = |bytes: &[u8], fold_case: bool| {
+                for b in bytes {
+                    let b = if fold_case {
+                        b.to_ascii_lowercase()
+                    } else {
+                        *b
+                    };
+                    h ^= u64::from(b);
+                    h = h.wrapping_mul(0x0100_0000_01b3);
+                }
+            };
+            eat(owner, true);
+            eat(&r.rtype.to_be_bytes(), false);
+            eat(&r.class.to_be_bytes(), false);
+            eat(r.rdata(msg), false);
+            digest = digest.wrapping_add(h);
+        }
+        let flow = Flow {
+            client: dst,
+            client_port: ctx.dst_port,
+            server: src,
+            server_port: ctx.src_port,
+        };
+        let question = QuestionRef {
+            name: self.name.wire(),
+            qtype: q.qtype,
+            qclass: q.qclass,
+        };
+        self.pairing
+            .response(flow, header.txid, &question, digest, ctx.time_ns, ctx.frame);
+    }
+
     fn message(
         &mut self,
         msg: &[u8],
@@ -978,6 +1061,9 @@ impl Decoder {
             self.stats.responses += 1;
         } else {
             self.stats.queries += 1;
+        }
+        if header.opcode() == 0 && header.qdcount == 1 && ctx.transport != Transport::Icmp {
+            self.pair(msg, &header, ctx);
         }
         // A quoted copy inside an ICMP error is evidence, not an answer to learn from.
         let learn =

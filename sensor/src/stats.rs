@@ -66,6 +66,8 @@ pub struct WorkerStats {
     pub defrag: DefragStats,
     /// TCP reassembly.
     pub tcp: TcpStats,
+    /// Query/response pairing.
+    pub pairing: crate::pairing::PairingStats,
     /// Time a batch waited in the channel before a worker took it, ns (wall clock).
     pub queue_ns: Histogram<u64>,
     /// Worker processing time per frame, ns (wall clock, averaged over each batch).
@@ -91,6 +93,7 @@ impl Default for WorkerStats {
             pdns_tuples: 0,
             defrag: DefragStats::default(),
             tcp: TcpStats::default(),
+            pairing: crate::pairing::PairingStats::default(),
             queue_ns: histogram(),
             decode_ns_per_frame: histogram(),
         }
@@ -134,6 +137,7 @@ impl WorkerStats {
         self.pdns_tuples += other.pdns_tuples;
         self.defrag.merge(&other.defrag);
         self.tcp.merge(&other.tcp);
+        self.pairing.merge(&other.pairing);
         let _ = self.queue_ns.add(&other.queue_ns);
         let _ = self.decode_ns_per_frame.add(&other.decode_ns_per_frame);
     }
@@ -244,6 +248,8 @@ pub struct StatsReport {
     pub fragments: DefragStats,
     /// TCP reassembly.
     pub tcp: TcpStats,
+    /// Query/response pairing.
+    pub pairing: crate::pairing::PairingStats,
     /// Per-stage latency percentiles, ns.
     pub latency_ns: BTreeMap<&'static str, Percentiles>,
 }
@@ -276,6 +282,7 @@ impl StatsReport {
             pdns_tuples: w.pdns_tuples,
             fragments: w.defrag,
             tcp: w.tcp,
+            pairing: w.pairing,
             latency_ns: latency,
         }
     }
@@ -319,6 +326,12 @@ impl StatsReport {
             s,
             "tcp: streams={} segments={} messages={} retransmitted={} out_of_order={} dropped_table_full={} dropped_budget={} incomplete_closed={} expired={}",
             t.streams, t.segments, t.messages, t.retransmitted, t.out_of_order, t.dropped_table_full, t.dropped_budget, t.incomplete_closed, t.expired
+        );
+        let p = &self.pairing;
+        let _ = writeln!(
+            s,
+            "pairing: queries={} query_repeats={} answered={} duplicate={} race={} case_mismatch={} txid_mismatch={} unsolicited={} unknown={} dropped_table_full={} dropped_client_full={} expired_unanswered={} expired_answered={} entries={}",
+            p.queries, p.query_repeats, p.answered, p.duplicate, p.race, p.case_mismatch, p.txid_mismatch, p.unsolicited, p.unknown, p.dropped_table_full, p.dropped_client_full, p.expired_unanswered, p.expired_answered, p.entries
         );
         let _ = writeln!(
             s,

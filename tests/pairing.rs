@@ -1,0 +1,116 @@
+//! Query/response pairing on the public captures: the verdict counters of `dnsward run
+//! --stats json` for the spoofing fixtures, and no spoofing verdict at all for the benign
+//! captures. Needs the shared captures (see `common::shared_pcaps`).
+
+// Test code: a panic, unwrap or out-of-range index here is a failed assertion, not a crash on
+// input (clippy.toml allows them inside #[test] functions; this extends that to the helpers).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+/// The `pairing` object of `dnsward run --stats json` on `capture`.
+fn pairing(capture: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_dnsward"))
+        .args([
+            "run",
+            "--quiet",
+            "--no-store",
+            "--no-analyze",
+            "--stats",
+            "json",
+            "--pcap",
+        ])
+        .arg(capture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        capture.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stats: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    stats["pairing"].clone()
+}
+
+fn counts(p: &serde_json::Value, keys: &[&str]) -> Vec<u64> {
+    keys.iter().map(|k| p[*k].as_u64().unwrap()).collect()
+}
+
+const VERDICTS: [&str; 7] = [
+    "answered",
+    "duplicate",
+    "race",
+    "case_mismatch",
+    "txid_mismatch",
+    "unsolicited",
+    "unknown",
+];
+
+#[test]
+fn spoofing_fixtures_get_their_verdicts() {
+    let Some(dir) = common::shared_pcaps("spoofing_fixtures_get_their_verdicts") else {
+        return;
+    };
+    // (capture, queries, answered, duplicate, race, case_mismatch, txid_mismatch, unsolicited,
+    // unknown)
+    let expected: [(&str, [u64; 8]); 4] = [
+        // Query 0x99ab; a response with the wrong id 0x9941 first, then the right one.
+        ("sv__dns-response-2x.pcap", [1, 1, 0, 0, 0, 1, 0, 0]),
+        // Two byte-identical responses: a duplicate, not a race.
+        ("zeek__dns-two-responses.pcap", [1, 1, 1, 0, 0, 0, 0, 0]),
+        // 65,536 forged responses from the authoritative's address with cycling ids, aimed at
+        // the client's port number while the resolver's query (on another port) is still
+        // outstanding; 1,000 noise responses that match nothing.
+        (
+            "pops__guessing_attack_rand_7623.pcap.gz",
+            [2, 0, 0, 0, 0, 65_536, 1_000, 0],
+        ),
+        // The same flood 169 s after the queries, which have expired by then: unsolicited
+        // (the resolver's queries were seen within the last 5 minutes).
+        (
+            "pops__guessing_attack_rand_6218.pcap.gz",
+            [2, 0, 0, 0, 0, 0, 66_536, 0],
+        ),
+    ];
+    for (name, want) in expected {
+        let p = pairing(&dir.join(name));
+        let mut keys = vec!["queries"];
+        keys.extend(VERDICTS);
+        assert_eq!(counts(&p, &keys), want, "{name}: {p}");
+    }
+}
+
+#[test]
+fn benign_captures_get_no_spoofing_verdict() {
+    let Some(dir) = common::shared_pcaps("benign_captures_get_no_spoofing_verdict") else {
+        return;
+    };
+    let mut checked = 0;
+    for capture in common::captures(&dir) {
+        let name = common::file_name(&capture);
+        if ["guessing_attack", "response-2x", "two-responses"]
+            .iter()
+            .any(|f| name.contains(f))
+        {
+            continue;
+        }
+        let p = pairing(&capture);
+        assert_eq!(
+            counts(&p, &["race", "case_mismatch", "txid_mismatch"]),
+            [0, 0, 0],
+            "{name}: {p}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} captures");
+}
