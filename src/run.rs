@@ -166,7 +166,7 @@ impl Analysis {
     }
 }
 
-/// Builds the observation of `raw` when the filter wants it.
+/// Builds the observation of `raw` when the filter wants it or its pairing verdict is notable.
 fn admit(
     filter: &mut analyzer::detect::AnswerFilter,
     scratch: &mut sensor::pipeline::AnswerScratch,
@@ -177,7 +177,10 @@ fn admit(
     let Some((header, qtype)) = raw.question(scratch) else {
         return;
     };
-    if !filter.wants(&scratch.qname, qtype, header.ancount > 0) {
+    // Spoofing verdicts (races, 0x20, wrong txids, unsolicited answers) are analysed whatever
+    // the name.
+    let notable = raw.verdict.is_some_and(|v| v.is_notable());
+    if !notable && !filter.wants(&scratch.qname, qtype, header.ancount > 0) {
         return;
     }
     if let Some(obs) = raw.observation(sensor_id, scratch) {

@@ -114,3 +114,38 @@ fn benign_captures_get_no_spoofing_verdict() {
     }
     assert!(checked >= 40, "only {checked} captures");
 }
+
+#[test]
+fn observations_carry_the_verdict() {
+    let Some(dir) = common::shared_pcaps("observations_carry_the_verdict") else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_dnsward"))
+        .args(["run", "--quiet", "--no-store", "--emit", "json", "--pcap"])
+        .arg(dir.join("sv__dns-response-2x.pcap"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    // The query carries none; the forged response names the outstanding query; the real one
+    // is its answer.
+    assert!(lines[0].get("pairing").is_none(), "{}", lines[0]);
+    assert_eq!(
+        lines[1]["pairing"],
+        serde_json::json!({"verdict": "txid_mismatch", "query_frame": 1,
+            "expected_txid": 0x99ab, "expected_port": lines[0]["src_port"]})
+    );
+    assert_eq!(lines[1]["txid"], 0x9941);
+    assert_eq!(lines[2]["pairing"]["verdict"], "answered");
+    assert_eq!(lines[2]["pairing"]["query_frame"], 1);
+    // Both responses go to the ordered stage; only the forged one reaches the analyzer, its
+    // name being unwatched.
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("answers_handed_over=2"), "{stderr}");
+    assert!(stderr.contains("analysis: observations=1 "), "{stderr}");
+}

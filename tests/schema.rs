@@ -54,6 +54,7 @@ fn minimal() -> Value {
     obs.ip_id = None;
     obs.fragments = None;
     obs.edns = None;
+    obs.pairing = None;
     serde_json::to_value(obs).unwrap()
 }
 

@@ -130,6 +130,7 @@ fn response(
         additional: vec![],
         edns: None,
         anomalies: vec![],
+        pairing: None,
     }
 }
 

@@ -32,6 +32,7 @@ pub mod time;
 pub use anomaly::Anomaly;
 pub use observation::{
     CaptureSource, ClientSubnet, DnsFlags, DnsName, Edns, EdnsOption, FragmentEvidence,
-    Observation, Question, Record, SectionCounts, Transport, OBSERVATION_SCHEMA_VERSION,
+    Observation, PairingInfo, Question, Record, SectionCounts, Transport,
+    OBSERVATION_SCHEMA_VERSION,
 };
 pub use pdns::{PdnsTuple, Section};

@@ -70,6 +70,34 @@ pub struct Observation {
     pub edns: Option<Edns>,
     /// Anomalies found while decoding, in code order, without duplicates.
     pub anomalies: Vec<Anomaly>,
+    /// What the sensor's outstanding-query table says about a response (added in v1; left out
+    /// for queries and when pairing had nothing to say).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pairing: Option<PairingInfo>,
+}
+
+/// A response's pairing verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairingInfo {
+    /// `answered`, `duplicate`, `race`, `case_mismatch`, `txid_mismatch`, `unsolicited` or
+    /// `unknown`.
+    pub verdict: String,
+    /// Frame of the query it belongs to, when one matched.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub query_frame: Option<u64>,
+    /// Packet time from query to response, ns (`answered`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rtt_ns: Option<u64>,
+    /// Transaction id of the outstanding query (`txid_mismatch`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expected_txid: Option<u16>,
+    /// Client port of the outstanding query (`txid_mismatch`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expected_port: Option<u16>,
+    /// Frame of the first response (`race`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_response_frame: Option<u64>,
 }
 
 /// Where a packet came from.

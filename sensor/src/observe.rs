@@ -291,6 +291,7 @@ pub fn build_observation(
         additional,
         edns,
         anomalies: anomalies.iter().collect(),
+        pairing: None,
     })
 }
 

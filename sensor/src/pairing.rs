@@ -106,6 +106,60 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Whether it is worth an analyst's attention (everything but a plain answer, a
+    /// duplicate and "unknown").
+    pub fn is_notable(&self) -> bool {
+        matches!(
+            self,
+            Verdict::Race { .. }
+                | Verdict::CaseMismatch { .. }
+                | Verdict::TxidMismatch { .. }
+                | Verdict::Unsolicited
+        )
+    }
+
+    /// The verdict as carried in observations.
+    pub fn info(&self) -> schemas::PairingInfo {
+        let mut info = schemas::PairingInfo {
+            verdict: self.name().to_owned(),
+            query_frame: None,
+            rtt_ns: None,
+            expected_txid: None,
+            expected_port: None,
+            first_response_frame: None,
+        };
+        match *self {
+            Verdict::Answered {
+                rtt_ns,
+                query_frame,
+            } => {
+                info.rtt_ns = Some(rtt_ns);
+                info.query_frame = Some(query_frame);
+            }
+            Verdict::Duplicate { query_frame } | Verdict::CaseMismatch { query_frame } => {
+                info.query_frame = Some(query_frame);
+            }
+            Verdict::Race {
+                query_frame,
+                first_response_frame,
+            } => {
+                info.query_frame = Some(query_frame);
+                info.first_response_frame = Some(first_response_frame);
+            }
+            Verdict::TxidMismatch {
+                expected_txid,
+                expected_port,
+                query_frame,
+            } => {
+                info.query_frame = Some(query_frame);
+                info.expected_txid = Some(expected_txid);
+                info.expected_port = Some(expected_port);
+            }
+            Verdict::Unsolicited | Verdict::Unknown => {}
+        }
+        info
+    }
+
     /// Stable snake_case name.
     pub fn name(&self) -> &'static str {
         match self {

@@ -16,7 +16,7 @@ use crate::dns::{DnsHeader, Entry as DnsEntry, NameBuf, RecordWalker};
 use crate::error::Error;
 use crate::frame::{self, Transport as FrameTransport};
 use crate::observe::{build_observation, scan, AnomalySet, PacketContext, TupleAggregator};
-use crate::pairing::{Flow, Pairing, PairingLimits, QuestionRef};
+use crate::pairing::{Flow, Pairing, PairingLimits, QuestionRef, Verdict};
 use crate::stats::{CaptureStats, WorkerStats};
 use crate::tcp::{StreamKey, TcpLimits, TcpReassembler};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
@@ -118,20 +118,23 @@ pub struct RawAnswer {
     len: usize,
     /// Its packet context.
     pub ctx: PacketContext,
+    /// The pairing verdict, when the message was paired.
+    pub verdict: Option<Verdict>,
 }
 
 /// Answers being collected for one worker batch: their bytes back to back.
 #[derive(Debug, Default)]
 struct PendingAnswers {
     data: Vec<u8>,
-    items: Vec<(u64, usize, usize, PacketContext)>,
+    items: Vec<(u64, usize, usize, PacketContext, Option<Verdict>)>,
 }
 
 impl PendingAnswers {
-    fn push(&mut self, seq: u64, msg: &[u8], ctx: &PacketContext) {
+    fn push(&mut self, seq: u64, msg: &[u8], ctx: &PacketContext, verdict: Option<Verdict>) {
         let start = self.data.len();
         self.data.extend_from_slice(msg);
-        self.items.push((seq, start, msg.len(), ctx.clone()));
+        self.items
+            .push((seq, start, msg.len(), ctx.clone(), verdict));
     }
 
     /// The answers collected, sharing one buffer; leaves `self` empty.
@@ -142,7 +145,7 @@ impl PendingAnswers {
         let data: Arc<[u8]> = Arc::from(std::mem::take(&mut self.data));
         self.items
             .drain(..)
-            .map(|(seq, start, len, ctx)| {
+            .map(|(seq, start, len, ctx, verdict)| {
                 (
                     seq,
                     RawAnswer {
@@ -150,6 +153,7 @@ impl PendingAnswers {
                         start,
                         len,
                         ctx,
+                        verdict,
                     },
                 )
             })
@@ -188,13 +192,15 @@ impl RawAnswer {
 
     /// The observation of this answer.
     pub fn observation(&self, sensor_id: &str, scratch: &mut AnswerScratch) -> Option<Observation> {
-        build_observation(
+        let mut obs = build_observation(
             self.msg(),
             &self.ctx,
             sensor_id,
             &mut scratch.name,
             &mut scratch.rdata_name,
-        )
+        )?;
+        obs.pairing = self.verdict.map(|v| v.info());
+        Some(obs)
     }
 }
 
@@ -964,16 +970,14 @@ impl Decoder {
         }
     }
 
-    /// Enters a query in the pairing table, or judges a response against it.
-    fn pair(&mut self, msg: &[u8], header: &DnsHeader, ctx: &PacketContext) {
-        let Some(mut walker) = RecordWalker::new(msg) else {
-            return;
-        };
+    /// Enters a query in the pairing table, or judges a response against it (the verdict).
+    fn pair(&mut self, msg: &[u8], header: &DnsHeader, ctx: &PacketContext) -> Option<Verdict> {
+        let mut walker = RecordWalker::new(msg)?;
         let Some(DnsEntry::Question(q)) = walker.next() else {
-            return;
+            return None;
         };
         if crate::dns::decode_name(msg, q.name_pos, &mut self.name).is_err() {
-            return;
+            return None;
         }
         let question = QuestionRef {
             name: self.name.wire(),
@@ -983,7 +987,7 @@ impl Decoder {
         let (src, dst) = (ctx.ip.src, ctx.ip.dst);
         // Multicast DNS and LLMNR have no one-to-one exchanges to pair.
         if src.is_multicast() || dst.is_multicast() {
-            return;
+            return None;
         }
         if !header.is_response() {
             let flow = Flow {
@@ -994,7 +998,7 @@ impl Decoder {
             };
             self.pairing
                 .query(flow, header.txid, &question, ctx.time_ns, ctx.frame);
-            return;
+            return None;
         }
         // Compare answers as sets: an order-independent sum of per-record hashes (owner in
         // canonical case, type, class, rdata; TTLs left out).
@@ -1039,8 +1043,10 @@ impl Decoder {
             qtype: q.qtype,
             qclass: q.qclass,
         };
-        self.pairing
-            .response(flow, header.txid, &question, digest, ctx.time_ns, ctx.frame);
+        Some(
+            self.pairing
+                .response(flow, header.txid, &question, digest, ctx.time_ns, ctx.frame),
+        )
     }
 
     fn message(
@@ -1062,9 +1068,12 @@ impl Decoder {
         } else {
             self.stats.queries += 1;
         }
-        if header.opcode() == 0 && header.qdcount == 1 && ctx.transport != Transport::Icmp {
-            self.pair(msg, &header, ctx);
-        }
+        let verdict =
+            if header.opcode() == 0 && header.qdcount == 1 && ctx.transport != Transport::Icmp {
+                self.pair(msg, &header, ctx)
+            } else {
+                None
+            };
         // A quoted copy inside an ICMP error is evidence, not an answer to learn from.
         let learn =
             self.config.collect_tuples && header.is_response() && ctx.transport != Transport::Icmp;
@@ -1101,9 +1110,10 @@ impl Decoder {
             && header.flags & 0x780f == 0 // opcode QUERY, rcode NOERROR
             && (header.ancount > 0 || header.nscount > 0)
             && ctx.transport != Transport::Icmp;
-        if analysable {
+        let notable = self.config.observe_answers && verdict.is_some_and(|v| v.is_notable());
+        if analysable || notable {
             self.stats.answers_handed_over += 1;
-            self.answers.push(seq, msg, ctx);
+            self.answers.push(seq, msg, ctx, verdict);
         }
         if self.config.emit_observations {
             if let Some(obs) = build_observation(
@@ -1124,6 +1134,8 @@ impl Decoder {
                     self.stats.malformed += 1;
                 }
                 self.stats.observations += 1;
+                let mut obs = obs;
+                obs.pairing = verdict.map(|v| v.info());
                 observations.push((seq, obs));
             }
         }

@@ -289,5 +289,13 @@ pub fn sample_observation() -> schemas::Observation {
             }),
         }),
         anomalies: vec![Anomaly::Fragmented],
+        pairing: Some(schemas::PairingInfo {
+            verdict: "txid_mismatch".to_owned(),
+            query_frame: Some(1),
+            rtt_ns: Some(1_000),
+            expected_txid: Some(0x99ab),
+            expected_port: Some(53_000),
+            first_response_frame: Some(2),
+        }),
     }
 }
