@@ -199,6 +199,7 @@ fn closed_name(r: ClosedReason) -> &'static str {
         ClosedReason::Reverted => "reverted",
         ClosedReason::Persisted => "persisted",
         ClosedReason::Accepted => "accepted",
+        ClosedReason::Ended => "ended",
     }
 }
 

@@ -308,10 +308,14 @@ fn action_status_and_closed_reason_enums_are_what_serde_writes() {
         ClosedReason::Reverted,
         ClosedReason::Persisted,
         ClosedReason::Accepted,
+        ClosedReason::Ended,
     ];
     for r in reasons {
         match r {
-            ClosedReason::Reverted | ClosedReason::Persisted | ClosedReason::Accepted => {}
+            ClosedReason::Reverted
+            | ClosedReason::Persisted
+            | ClosedReason::Accepted
+            | ClosedReason::Ended => {}
         }
     }
     let schema = schema();

@@ -149,3 +149,114 @@ fn observations_carry_the_verdict() {
     assert!(stderr.contains("answers_handed_over=2"), "{stderr}");
     assert!(stderr.contains("analysis: observations=1 "), "{stderr}");
 }
+
+/// `dnsward run` into a fresh store, then `dnsward alerts --json`.
+fn alerts(capture: &Path) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let run = Command::new(env!("CARGO_BIN_EXE_dnsward"))
+        .args(["run", "--quiet", "--pcap"])
+        .arg(capture)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_dnsward"))
+        .args(["alerts", "--json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn spoofing_fixtures_raise_one_alert_each() {
+    let Some(dir) = common::shared_pcaps("spoofing_fixtures_raise_one_alert_each") else {
+        return;
+    };
+    let a = alerts(&dir.join("sv__dns-response-2x.pcap"));
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0]["rule"]["name"], "txid_mismatch_burst");
+    assert_eq!(a[0]["rule"]["category"], "spoofing");
+    assert_eq!(a[0]["dnsward"]["severity"], "medium");
+    assert_eq!(a[0]["dns"]["question"]["name"], "client-cf.dropbox.com");
+    assert_eq!(a[0]["dnsward"]["evidence"][0]["frame"], 2);
+    assert_eq!(a[0]["dnsward"]["evidence"][0]["txid"], 0x9941);
+
+    // Byte-identical duplicates are not a race.
+    assert_eq!(
+        alerts(&dir.join("zeek__dns-two-responses.pcap")),
+        Vec::<serde_json::Value>::new()
+    );
+
+    for (file, name) in [
+        (
+            "pops__guessing_attack_rand_7623.pcap.gz",
+            "8262.example.com",
+        ),
+        (
+            "pops__guessing_attack_rand_6218.pcap.gz",
+            "4566.example.com",
+        ),
+    ] {
+        let a = alerts(&dir.join(file));
+        assert_eq!(a.len(), 1, "{file}: {a:#?}");
+        let alert = &a[0];
+        assert_eq!(alert["rule"]["name"], "txid_mismatch_burst", "{file}");
+        assert_eq!(alert["dnsward"]["severity"], "critical", "{file}");
+        assert_eq!(alert["dns"]["question"]["name"], name, "{file}");
+        assert_eq!(alert["dnsward"]["clients_affected"], 1, "{file}");
+        assert_eq!(
+            alert["dnsward"]["resolvers"],
+            serde_json::json!(["192.168.1.3"])
+        );
+        assert!(
+            alert["dnsward"]["responses"].as_u64().unwrap() >= 65_536,
+            "{file}"
+        );
+        let observed: Vec<&str> = alert["dnsward"]["observed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["data"].as_str().unwrap())
+            .collect();
+        let ns = format!("{name} NS ns.example.com");
+        let answer = format!("{name} A 6.6.6.6");
+        assert_eq!(
+            observed,
+            [answer.as_str(), ns.as_str(), "ns.example.com A 6.6.6.6"],
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn benign_captures_raise_no_spoofing_alert() {
+    let Some(dir) = common::shared_pcaps("benign_captures_raise_no_spoofing_alert") else {
+        return;
+    };
+    for capture in common::captures(&dir) {
+        let name = common::file_name(&capture);
+        if ["guessing_attack", "response-2x", "out_of_bailiwick"]
+            .iter()
+            .any(|f| name.contains(f))
+        {
+            continue;
+        }
+        let spoofing: Vec<serde_json::Value> = alerts(&capture)
+            .into_iter()
+            .filter(|a| a["rule"]["category"] == "spoofing")
+            .collect();
+        assert!(spoofing.is_empty(), "{name}: {spoofing:#?}");
+    }
+}

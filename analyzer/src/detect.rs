@@ -37,7 +37,7 @@ use schemas::alert::{
 use schemas::time::format_utc_ns;
 use schemas::{Observation, Record};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -59,11 +59,17 @@ pub enum Detector {
     NsSetChange,
     /// A CNAME where there was none.
     CnameAppeared,
+    /// Responses with a wrong transaction id (or port) aimed at a resolver's queries.
+    TxidMismatchBurst,
+    /// Two different answers to one query.
+    ResponseRace,
+    /// A response whose question differs from the query's in case only (0x20).
+    CaseMismatch,
 }
 
 impl Detector {
     /// Every detector.
-    pub const ALL: [Detector; 7] = [
+    pub const ALL: [Detector; 10] = [
         Detector::NewRdata,
         Detector::SplitView,
         Detector::TtlAboveAuthoritative,
@@ -71,6 +77,9 @@ impl Detector {
         Detector::MxSetChange,
         Detector::NsSetChange,
         Detector::CnameAppeared,
+        Detector::TxidMismatchBurst,
+        Detector::ResponseRace,
+        Detector::CaseMismatch,
     ];
 
     /// The stable name.
@@ -83,6 +92,19 @@ impl Detector {
             Detector::MxSetChange => "mx_set_change",
             Detector::NsSetChange => "ns_set_change",
             Detector::CnameAppeared => "cname_appeared",
+            Detector::TxidMismatchBurst => "txid_mismatch_burst",
+            Detector::ResponseRace => "response_race",
+            Detector::CaseMismatch => "case_mismatch",
+        }
+    }
+
+    /// `spoofing` for wire-level detectors, `divergence` for history-based ones.
+    pub fn category(self) -> &'static str {
+        match self {
+            Detector::TxidMismatchBurst | Detector::ResponseRace | Detector::CaseMismatch => {
+                "spoofing"
+            }
+            _ => "divergence",
         }
     }
 }
@@ -112,6 +134,14 @@ pub struct DetectConfig {
     pub max_episodes: usize,
     /// Most distinct clients counted per episode.
     pub max_clients_per_episode: usize,
+    /// Packet-time seconds of the sliding window in which wrong-txid and unsolicited
+    /// responses aimed at one resolver are counted.
+    pub burst_window_secs: u64,
+    /// Unsolicited responses (matching no query) within the window that make a burst; a
+    /// response guessing the txid of an outstanding query opens one at once.
+    pub burst_threshold: usize,
+    /// Packet-time seconds without a new wire anomaly after which its episode ends.
+    pub wire_quiet_secs: u64,
 }
 
 impl Default for DetectConfig {
@@ -123,6 +153,9 @@ impl Default for DetectConfig {
             ttl_slack_secs: 2,
             max_episodes: 10_000,
             max_clients_per_episode: 100_000,
+            burst_window_secs: 10,
+            burst_threshold: 10,
+            wire_quiet_secs: 60,
         }
     }
 }
@@ -224,6 +257,10 @@ pub struct Episode {
     closed_ns: Option<u64>,
     /// Last score the sinks were told about.
     notified_severity: Option<Severity>,
+    /// The question shown in the alert when the episode is keyed by something else (a wire
+    /// burst is keyed by its resolver).
+    #[serde(default)]
+    question: Option<(String, u16)>,
 }
 
 impl Episode {
@@ -273,6 +310,22 @@ pub fn org_key(org: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Wrong-txid and unsolicited responses aimed at one resolver.
+#[derive(Debug, Default)]
+struct Burst {
+    /// Packet times within the window (at most [`MAX_BURST_TIMES`]).
+    times: VecDeque<u64>,
+    /// Responses guessing an outstanding query's txid.
+    mismatches: u64,
+    last_ns: u64,
+}
+
+/// Times kept per burst window (a flood beyond it counts as this many).
+const MAX_BURST_TIMES: usize = 100_000;
+
+/// Resolvers followed for bursts at once.
+const MAX_BURSTS: usize = 10_000;
 
 /// Stable 64-bit FNV-1a.
 fn fnv1a(parts: &[&[u8]]) -> u64 {
@@ -505,6 +558,8 @@ pub struct Analyzer {
     /// AS → earliest packet time it was learnt for any watched rrset.
     global_asns: BTreeMap<u32, u64>,
     episodes: BTreeMap<EpisodeKey, Episode>,
+    /// Wire-anomaly bursts per resolver.
+    bursts: HashMap<IpAddr, Burst>,
     /// AS → organisation key ([`org_key`]), for sibling ASes.
     as_orgs: HashMap<u32, String>,
     /// Learnt target → the set-change episode that named it.
@@ -541,6 +596,7 @@ impl Analyzer {
             episodes: BTreeMap::new(),
             target_links: HashMap::new(),
             as_orgs: HashMap::new(),
+            bursts: HashMap::new(),
             asn,
             dirty: BTreeSet::new(),
             dirty_episodes: BTreeSet::new(),
@@ -765,6 +821,9 @@ impl Analyzer {
     pub fn process(&mut self, obs: &Observation, out: &mut Vec<AlertUpdate>) {
         self.stats.observations += 1;
         self.now_ns = self.now_ns.max(obs.time_ns);
+        if let Some(p) = &obs.pairing {
+            self.observe_pairing(obs, &p.verdict, out);
+        }
         if !obs.flags.qr
             || obs.opcode != 0
             || obs.rcode != 0
@@ -1024,6 +1083,154 @@ impl Analyzer {
         self.check_target_link(&seen.name, &infos, obs, out);
     }
 
+    /// Wire-level detectors on a response's pairing verdict.
+    fn observe_pairing(&mut self, obs: &Observation, verdict: &str, out: &mut Vec<AlertUpdate>) {
+        let Some(q) = obs.questions.first() else {
+            return;
+        };
+        let qname = q.name.canonical.clone();
+        let qtype = q.qtype;
+        let now = obs.time_ns;
+        let resolver = obs.dst_ip;
+        let mut answers: Vec<String> = obs
+            .answers
+            .iter()
+            .map(|r| canonical_rdata(&r.rdata))
+            .collect();
+        answers.sort();
+        answers.dedup();
+        let seen = RrsetSeen {
+            name: qname.clone(),
+            rrtype: qtype,
+            rdata: answers,
+            ttl: obs.answers.iter().map(|r| r.ttl).min().unwrap_or(0),
+            glue: Vec::new(),
+        };
+        // What the response would plant in a cache: its records (answer, authority, glue).
+        let forged: Vec<RdataInfo> = obs
+            .answers
+            .iter()
+            .chain(obs.authority.iter())
+            .chain(obs.additional.iter())
+            .take(8)
+            .map(|r| RdataInfo {
+                data: format!(
+                    "{} {} {}",
+                    r.name.canonical,
+                    r.rtype_name,
+                    canonical_rdata(&r.rdata)
+                ),
+                prefix: None,
+                asn: None,
+                as_org: None,
+            })
+            .collect();
+        let injects_ns = obs.authority.iter().any(|r| r.rtype == rtype::NS);
+        let (detector, key, score, mut reasons) = match verdict {
+            "txid_mismatch" | "unsolicited" => {
+                if !self.bursts.contains_key(&resolver) && self.bursts.len() >= MAX_BURSTS {
+                    self.stats.episodes_dropped += 1;
+                    return;
+                }
+                let window = self
+                    .config
+                    .detect
+                    .burst_window_secs
+                    .saturating_mul(NS_PER_SEC);
+                let b = self.bursts.entry(resolver).or_default();
+                b.times.push_back(now);
+                while b
+                    .times
+                    .front()
+                    .is_some_and(|t| now.saturating_sub(*t) > window)
+                    || b.times.len() > MAX_BURST_TIMES
+                {
+                    b.times.pop_front();
+                }
+                if verdict == "txid_mismatch" {
+                    b.mismatches += 1;
+                }
+                b.last_ns = now;
+                let n = b.times.len();
+                if b.mismatches == 0 && n < self.config.detect.burst_threshold {
+                    return;
+                }
+                let score = if n >= 1000 {
+                    85
+                } else if n >= self.config.detect.burst_threshold {
+                    65
+                } else {
+                    40
+                };
+                let why = if b.mismatches > 0 {
+                    format!(
+                        "responses from {} guess the transaction id (or port) of {resolver}'s outstanding query",
+                        obs.src_ip
+                    )
+                } else {
+                    format!(
+                        "a burst of responses from {} that match none of {resolver}'s queries",
+                        obs.src_ip
+                    )
+                };
+                let key = (format!("resolver {resolver}"), 0u16);
+                (Detector::TxidMismatchBurst, key, score, vec![why])
+            }
+            "race" => (
+                Detector::ResponseRace,
+                (qname.clone(), qtype),
+                55,
+                vec![format!(
+                    "two different answers from {} to one query of {resolver}: one is likely forged",
+                    obs.src_ip
+                )],
+            ),
+            "case_mismatch" => (
+                Detector::CaseMismatch,
+                (qname.clone(), qtype),
+                45,
+                vec![format!(
+                    "the question of a response from {} to {resolver} differs from the query in case only (0x20)",
+                    obs.src_ip
+                )],
+            ),
+            _ => return,
+        };
+        // A burst keeps the records aimed at the name it targets, not those of unrelated
+        // responses that happen to fall in the same window.
+        let targeted = self
+            .episodes
+            .get(&(detector, key.0.clone(), key.1))
+            .and_then(|e| e.question.as_ref())
+            .is_none_or(|(n, t)| *n == qname && *t == qtype);
+        let (forged, injects_ns) = if targeted {
+            (forged, injects_ns)
+        } else {
+            (Vec::new(), false)
+        };
+        let mut score = score;
+        if injects_ns && detector != Detector::CaseMismatch {
+            score += 10;
+            reasons.push("the forged responses carry NS records for the cache".to_owned());
+        }
+        self.raise(
+            detector,
+            &key,
+            "wire: pairing verdict",
+            score,
+            reasons,
+            forged,
+            &seen,
+            obs,
+            out,
+        );
+        if let Some(e) = self.episodes.get_mut(&(detector, key.0, key.1)) {
+            if e.question.is_none() {
+                e.question = Some((qname, qtype));
+            }
+        }
+    }
+
     fn learn_all(
         &mut self,
         key: &(String, u16),
@@ -1236,6 +1443,7 @@ impl Analyzer {
                     closed_reason: None,
                     closed_ns: None,
                     notified_severity: None,
+                    question: None,
                 },
             );
             self.stats.episodes_opened += 1;
@@ -1392,12 +1600,18 @@ impl Analyzer {
             },
             rule: Rule {
                 name: e.detector.name().to_owned(),
-                category: "divergence".to_owned(),
+                category: e.detector.category().to_owned(),
             },
             dns: AlertDns {
-                question: AlertQuestion {
-                    name: e.name.clone(),
-                    rtype,
+                question: match &e.question {
+                    Some((name, t)) => AlertQuestion {
+                        name: name.clone(),
+                        rtype: type_name(*t),
+                    },
+                    None => AlertQuestion {
+                        name: e.name.clone(),
+                        rtype,
+                    },
                 },
                 answers: e.answers.clone(),
             },
@@ -1447,7 +1661,7 @@ impl Analyzer {
         let keys: Vec<EpisodeKey> = self
             .episodes
             .keys()
-            .filter(|(_, n, t)| *n == key.0 && *t == key.1)
+            .filter(|(d, n, t)| d.category() == "divergence" && *n == key.0 && *t == key.1)
             .cloned()
             .collect();
         for ekey in keys {
@@ -1584,9 +1798,34 @@ impl Analyzer {
             .detect
             .persist_after_hours
             .saturating_mul(3600 * NS_PER_SEC);
+        let quiet = self
+            .config
+            .detect
+            .wire_quiet_secs
+            .saturating_mul(NS_PER_SEC);
+        let ended: Vec<EpisodeKey> = self
+            .episodes
+            .iter()
+            .filter(|(k, e)| {
+                k.0.category() == "spoofing" && self.now_ns.saturating_sub(e.last_ns) >= quiet
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for ekey in ended {
+            if let Some(e) = self.episodes.get_mut(&ekey) {
+                e.status = EpisodeStatus::Closed;
+                e.closed_reason = Some(ClosedReason::Ended);
+                e.closed_ns = Some(self.now_ns);
+            }
+            self.close(&ekey, out);
+        }
+        let now = self.now_ns;
+        self.bursts
+            .retain(|_, b| now.saturating_sub(b.last_ns) < quiet);
         let due: Vec<EpisodeKey> = self
             .episodes
             .iter()
+            .filter(|(k, _)| k.0.category() == "divergence")
             .filter(|(_, e)| e.last_ns.saturating_sub(e.first_ns) >= persist)
             .map(|(k, _)| k.clone())
             .collect();

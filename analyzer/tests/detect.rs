@@ -634,3 +634,85 @@ fn a_copy_replaced_before_it_expired_is_ttl_rewound() {
     );
     assert!(notified(&out).is_empty(), "{out:#?}");
 }
+
+fn with_verdict(mut obs: Observation, verdict: &str) -> Observation {
+    obs.pairing = Some(schemas::PairingInfo {
+        verdict: verdict.to_owned(),
+        query_frame: Some(1),
+        rtt_ns: None,
+        expected_txid: None,
+        expected_port: None,
+        first_response_frame: None,
+    });
+    obs
+}
+
+#[test]
+fn wire_verdicts_raise_spoofing_alerts_that_end_when_quiet() {
+    let mut a = Analyzer::new(config(), None);
+    let mut out = Vec::new();
+    let t = T0;
+    let race = with_verdict(a_answer(t, R1, "10.1.0.30", "192.0.2.66", 300), "race");
+    a.process(&race, &mut out);
+    let case = with_verdict(
+        a_answer(t + SEC, R1, "10.1.0.30", "142.250.153.26", 300),
+        "case_mismatch",
+    );
+    a.process(&case, &mut out);
+    // Nine unsolicited responses are below the burst threshold; the tenth makes a burst.
+    for k in 0..9 {
+        let u = with_verdict(
+            a_answer(t + 2 * SEC + k, R2, "10.1.1.30", "192.0.2.9", 300),
+            "unsolicited",
+        );
+        a.process(&u, &mut out);
+    }
+    let names = |out: &[AlertUpdate]| -> Vec<(String, String, Severity)> {
+        notified(out)
+            .iter()
+            .map(|u| {
+                (
+                    u.alert.rule.name.clone(),
+                    u.alert.rule.category.clone(),
+                    u.alert.dnsward.severity,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        names(&out),
+        [
+            (
+                "response_race".to_owned(),
+                "spoofing".to_owned(),
+                Severity::Medium
+            ),
+            (
+                "case_mismatch".to_owned(),
+                "spoofing".to_owned(),
+                Severity::Medium
+            ),
+        ]
+    );
+    let u = with_verdict(
+        a_answer(t + 3 * SEC, R2, "10.1.1.30", "192.0.2.9", 300),
+        "unsolicited",
+    );
+    a.process(&u, &mut out);
+    let last = notified(&out).last().unwrap().alert.clone();
+    assert_eq!(last.rule.name, "txid_mismatch_burst");
+    assert_eq!(last.dnsward.severity, Severity::High);
+    assert_eq!(last.dnsward.clients_affected, 1);
+    // A minute and more of quiet ends all three.
+    out.clear();
+    a.process(
+        &a_answer(t + 200 * SEC, R3, "10.1.2.30", "142.250.153.26", 300),
+        &mut out,
+    );
+    let ended: Vec<_> = notified(&out)
+        .iter()
+        .map(|u| (u.alert.rule.name.clone(), u.alert.dnsward.closed_reason))
+        .collect();
+    assert_eq!(ended.len(), 3, "{ended:?}");
+    assert!(ended.iter().all(|(_, r)| *r == Some(ClosedReason::Ended)));
+}

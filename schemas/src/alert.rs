@@ -86,7 +86,8 @@ pub enum AlertAction {
 pub struct Rule {
     /// The detector's stable snake_case name (`new_rdata`, `split_view`, ...).
     pub name: String,
-    /// The rule category: `divergence` for history-based detectors.
+    /// The rule category: `divergence` for history-based detectors, `spoofing` for wire-level
+    /// ones.
     pub category: String,
 }
 
@@ -220,6 +221,8 @@ pub enum ClosedReason {
     Persisted,
     /// An operator accepted the change (`dnsward baseline accept`).
     Accepted,
+    /// A burst of wire anomalies stopped (nothing more for a while).
+    Ended,
 }
 
 /// The data an alert is about, with where it lives on the Internet.
