@@ -3,7 +3,8 @@
 //!
 //! Observations arrive as `Vec<Observation>` on a bounded crossbeam channel (the binary sends
 //! them in the order the sensor's merger releases them, so results do not depend on thread
-//! scheduling). Alert state changes are written to the store at once; baselines, learnt
+//! scheduling). Alert states are written to the store once per batch (the latest of each);
+//! baselines, learnt
 //! targets and the state of open episodes every [`AnalysisOptions::checkpoint_secs`] of packet
 //! time and at the end, and loaded again when the next run starts. When every
 //! sender is dropped, the thread saves everything, syncs the store and returns its
@@ -64,6 +65,8 @@ struct State {
     options: AnalysisOptions,
     last_checkpoint_ns: u64,
     updates: Vec<AlertUpdate>,
+    /// Latest state of alerts updated in the current batch, by id.
+    pending: std::collections::BTreeMap<String, schemas::alert::Alert>,
 }
 
 impl State {
@@ -77,6 +80,19 @@ impl State {
                 self.checkpoint()?;
             }
         }
+        self.write_pending()
+    }
+
+    /// Stores the latest state of every alert updated since the last call, in one batch (a
+    /// flood updates one alert per packet; the store needs its state once per batch).
+    fn write_pending(&mut self) -> Result<(), Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        if let Some(store) = &self.store {
+            store.save_alerts(pending.values())?;
+        }
         Ok(())
     }
 
@@ -85,13 +101,13 @@ impl State {
             return Ok(());
         }
         let updates = std::mem::take(&mut self.updates);
-        if let Some(store) = &self.store {
-            store.save_alerts(updates.iter().map(|u| &u.alert))?;
-        }
         let mut wrote = false;
-        for u in updates.iter().filter(|u| u.notify) {
-            self.sinks.write(&u.alert)?;
-            wrote = true;
+        for u in updates {
+            if u.notify {
+                self.sinks.write(&u.alert)?;
+                wrote = true;
+            }
+            self.pending.insert(u.alert.event.id.clone(), u.alert);
         }
         if wrote {
             // State changes are rare; a SIEM tailing the file should see them at once.
@@ -114,6 +130,7 @@ impl State {
 
     fn finish(mut self) -> Result<AnalysisReport, Error> {
         self.flush_updates()?;
+        self.write_pending()?;
         self.checkpoint()?;
         let open = self.analyzer.open_alerts();
         if let Some(store) = &self.store {
@@ -153,6 +170,7 @@ impl AnalysisThread {
             options,
             last_checkpoint_ns: 0,
             updates: Vec::new(),
+            pending: std::collections::BTreeMap::new(),
         };
         let handle = std::thread::Builder::new()
             .name("dnsward-analyzer".to_owned())
