@@ -45,12 +45,13 @@ pub struct PairingLimits {
 }
 
 impl Default for PairingLimits {
-    /// 200,000 entries, 5,000 per client, 10 s query timeout, 5 s hold-on, clients active for
-    /// 5 minutes after their last query.
+    /// 500,000 entries (about 50 MB), 250,000 per client (a busy resolver sends 10,000
+    /// queries a second upstream), 10 s query timeout, 5 s hold-on, clients active for 5
+    /// minutes after their last query.
     fn default() -> Self {
         PairingLimits {
-            max_entries: 200_000,
-            max_per_client: 5_000,
+            max_entries: 500_000,
+            max_per_client: 250_000,
             query_timeout_ns: 10_000_000_000,
             hold_ns: 5_000_000_000,
             client_active_ns: 300_000_000_000,
