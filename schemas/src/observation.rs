@@ -80,8 +80,8 @@ pub struct Observation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PairingInfo {
-    /// `answered`, `duplicate`, `race`, `case_mismatch`, `txid_mismatch`, `unsolicited` or
-    /// `unknown`.
+    /// `answered`, `duplicate`, `race`, `case_mismatch`, `txid_mismatch`, `unsolicited`,
+    /// `late` or `unknown`.
     pub verdict: String,
     /// Frame of the query it belongs to, when one matched.
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -102,6 +102,11 @@ pub enum Verdict {
     /// Nothing outstanding matches, although the sensor has seen this client's queries
     /// recently (so the query was not simply missed by a one-sided SPAN).
     Unsolicited,
+    /// The answer to a query that expired unanswered (a slow server): not a forgery.
+    Late {
+        /// Frame of the query.
+        query_frame: u64,
+    },
     /// Nothing matches and the client's queries have not been seen: nothing can be said.
     Unknown,
 }
@@ -137,7 +142,9 @@ impl Verdict {
                 info.rtt_ns = Some(rtt_ns);
                 info.query_frame = Some(query_frame);
             }
-            Verdict::Duplicate { query_frame } | Verdict::CaseMismatch { query_frame } => {
+            Verdict::Duplicate { query_frame }
+            | Verdict::CaseMismatch { query_frame }
+            | Verdict::Late { query_frame } => {
                 info.query_frame = Some(query_frame);
             }
             Verdict::Race {
@@ -170,6 +177,7 @@ impl Verdict {
             Verdict::CaseMismatch { .. } => "case_mismatch",
             Verdict::TxidMismatch { .. } => "txid_mismatch",
             Verdict::Unsolicited => "unsolicited",
+            Verdict::Late { .. } => "late",
             Verdict::Unknown => "unknown",
         }
     }
@@ -202,6 +210,8 @@ pub struct PairingStats {
     pub txid_mismatch: u64,
     /// See [`Verdict::Unsolicited`].
     pub unsolicited: u64,
+    /// See [`Verdict::Late`].
+    pub late: u64,
     /// See [`Verdict::Unknown`].
     pub unknown: u64,
     /// Entries held at the end (or at the last report).
@@ -223,6 +233,7 @@ impl PairingStats {
         self.case_mismatch += other.case_mismatch;
         self.txid_mismatch += other.txid_mismatch;
         self.unsolicited += other.unsolicited;
+        self.late += other.late;
         self.unknown += other.unknown;
         self.entries += other.entries;
     }
@@ -310,6 +321,11 @@ pub struct Pairing {
     last_query: HashMap<IpAddr, u64, RandomState>,
     /// Keys of the question hashes.
     hasher: RandomState,
+    /// Queries that expired unanswered, kept for [`PairingLimits::client_active_ns`] so a late
+    /// answer is recognised: key → (exact question hash, query frame).
+    expired: HashMap<(Flow, u16), (u64, u64), RandomState>,
+    /// Expired keys in expiry order, for pruning.
+    expired_queue: VecDeque<(u64, Flow, u16)>,
     /// Queries in arrival order with their timeout (packet time only grows, so each queue is
     /// sorted by due time).
     queue: VecDeque<(u64, Flow, u16)>,
@@ -338,6 +354,8 @@ impl Pairing {
             by_question: HashMap::with_capacity_and_hasher(INITIAL_CAPACITY, RandomState::new()),
             last_query: HashMap::default(),
             hasher: RandomState::new(),
+            expired: HashMap::default(),
+            expired_queue: VecDeque::new(),
             queue: VecDeque::with_capacity(INITIAL_CAPACITY),
             held: VecDeque::with_capacity(INITIAL_CAPACITY),
             stats: PairingStats::default(),
@@ -385,9 +403,23 @@ impl Pairing {
                     self.stats.expired_answered += 1;
                 } else {
                     self.stats.expired_unanswered += 1;
+                    // Remember it (bounded like the table) so a late answer is not taken for
+                    // a forged one.
+                    if self.expired.len() < self.limits.max_entries {
+                        let remembered = (entry.exact, entry.query_frame);
+                        self.expired.insert((flow, txid), remembered);
+                        self.expired_queue.push_back((now_ns, flow, txid));
+                    }
                 }
                 self.remove(flow, txid);
             }
+        }
+        while let Some(&(t, flow, txid)) = self.expired_queue.front() {
+            if now_ns.saturating_sub(t) < self.limits.client_active_ns {
+                break;
+            }
+            self.expired_queue.pop_front();
+            self.expired.remove(&(flow, txid));
         }
         // The per-client activity map only needs recent clients.
         if self.last_query.len() > self.limits.max_entries.max(1) {
@@ -501,6 +533,7 @@ impl Pairing {
             Verdict::CaseMismatch { .. } => s.case_mismatch += 1,
             Verdict::TxidMismatch { .. } => s.txid_mismatch += 1,
             Verdict::Unsolicited => s.unsolicited += 1,
+            Verdict::Late { .. } => s.late += 1,
             Verdict::Unknown => s.unknown += 1,
         }
         verdict
@@ -559,6 +592,11 @@ impl Pairing {
                         };
                     }
                 }
+            }
+        }
+        if let Some(&(hash, query_frame)) = self.expired.get(&(flow, txid)) {
+            if hash == exact {
+                return Verdict::Late { query_frame };
             }
         }
         if let Some(&(qflow, qtxid)) = self.by_question.get(&(flow.client, flow.server, folded)) {
@@ -686,10 +724,20 @@ mod tests {
         assert_eq!(p.stats().expired_answered, 1);
         p.query(flow(4), 1, &q(b"\x05other\x07example"), 11, 5);
         assert_eq!(p.stats().expired_unanswered, 1);
-        // A late response after expiry no longer pairs.
+        // A late answer to the query that expired unanswered is late, not forged, even with
+        // the same question outstanding on another port; another txid on that flow is not.
+        p.query(flow(5), 1, &q(WWW), 11, 8);
         assert_eq!(
             p.response(flow(2), 1, &q(WWW), 9, 12, 6),
-            Verdict::Unsolicited
+            Verdict::Late { query_frame: 2 }
+        );
+        assert_eq!(
+            p.response(flow(2), 2, &q(WWW), 9, 12, 9),
+            Verdict::TxidMismatch {
+                expected_txid: 1,
+                expected_port: 5,
+                query_frame: 8
+            }
         );
         // One for the outstanding question on another port guessed the port and the txid.
         assert_eq!(

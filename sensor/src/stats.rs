@@ -330,8 +330,8 @@ impl StatsReport {
         let p = &self.pairing;
         let _ = writeln!(
             s,
-            "pairing: queries={} query_repeats={} answered={} duplicate={} race={} case_mismatch={} txid_mismatch={} unsolicited={} unknown={} dropped_table_full={} dropped_client_full={} expired_unanswered={} expired_answered={} entries={}",
-            p.queries, p.query_repeats, p.answered, p.duplicate, p.race, p.case_mismatch, p.txid_mismatch, p.unsolicited, p.unknown, p.dropped_table_full, p.dropped_client_full, p.expired_unanswered, p.expired_answered, p.entries
+            "pairing: queries={} query_repeats={} answered={} duplicate={} race={} case_mismatch={} txid_mismatch={} unsolicited={} late={} unknown={} dropped_table_full={} dropped_client_full={} expired_unanswered={} expired_answered={} entries={}",
+            p.queries, p.query_repeats, p.answered, p.duplicate, p.race, p.case_mismatch, p.txid_mismatch, p.unsolicited, p.late, p.unknown, p.dropped_table_full, p.dropped_client_full, p.expired_unanswered, p.expired_answered, p.entries
         );
         let _ = writeln!(
             s,
