@@ -45,7 +45,8 @@ pub struct PairingLimits {
 }
 
 impl Default for PairingLimits {
-    /// 500,000 entries (about 50 MB), 250,000 per client (a busy resolver sends 10,000
+    /// 500,000 entries (an estimated 100 to 150 MB of tables when full; not yet measured),
+    /// 250,000 per client (a busy resolver sends 10,000
     /// queries a second upstream), 10 s query timeout, 5 s hold-on, clients active for 5
     /// minutes after their last query.
     fn default() -> Self {
