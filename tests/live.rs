@@ -222,6 +222,28 @@ fn skip(test: &str, why: &str) {
     );
 }
 
+/// Waits until `run` says "capturing on lo" (the interface is open and filtering). False, after
+/// saying the test is skipped, when opening `lo` was refused for lack of privilege; panics when
+/// the run ended early for another reason.
+fn capturing_on_lo(test: &str, run: &mut Running) -> bool {
+    let started = Instant::now();
+    while !run.stderr().contains("capturing on lo") && started.elapsed() < Duration::from_secs(30) {
+        if run.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(status) = run.wait_for(Duration::from_millis(100)) {
+        let stderr = run.stderr();
+        if !status.success() && is_permission_error(&stderr) {
+            skip(test, &format!("opening lo was refused: {}", stderr.trim()));
+            return false;
+        }
+        panic!("dnsward run --interface lo exited early with {status}; stderr:\n{stderr}");
+    }
+    true
+}
+
 #[test]
 fn live_capture_on_loopback_stores_a_hand_built_exchange_and_stops_on_sigterm() {
     let test = "live_capture_on_loopback_stores_a_hand_built_exchange_and_stops_on_sigterm";
@@ -244,22 +266,8 @@ fn live_capture_on_loopback_stores_a_hand_built_exchange_and_stops_on_sigterm() 
         "--stats-interval-secs",
         "0",
     ]);
-    // dnsward prints "capturing on lo" once the interface is open and filtering; a failure to
-    // open it ends the process instead.
-    let started = Instant::now();
-    while !run.stderr().contains("capturing on lo") && started.elapsed() < Duration::from_secs(30) {
-        if run.child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    if let Some(status) = run.wait_for(Duration::from_millis(100)) {
-        let stderr = run.stderr();
-        if !status.success() && is_permission_error(&stderr) {
-            skip(test, &format!("opening lo was refused: {}", stderr.trim()));
-            return;
-        }
-        panic!("dnsward run --interface lo exited early with {status}; stderr:\n{stderr}");
+    if !capturing_on_lo(test, &mut run) {
+        return;
     }
 
     let server = UdpSocket::bind(("127.0.0.1", LIVE_PORT))
@@ -485,20 +493,8 @@ fn live_capture_raises_an_alert_while_running() {
         "--stats-interval-secs",
         "0",
     ]);
-    let started = Instant::now();
-    while !run.stderr().contains("capturing on lo") && started.elapsed() < Duration::from_secs(30) {
-        if run.child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    if let Some(status) = run.wait_for(Duration::from_millis(100)) {
-        let stderr = run.stderr();
-        if !status.success() && is_permission_error(&stderr) {
-            skip(test, &format!("opening lo was refused: {}", stderr.trim()));
-            return;
-        }
-        panic!("dnsward run --interface lo exited early with {status}; stderr:\n{stderr}");
+    if !capturing_on_lo(test, &mut run) {
+        return;
     }
     // A resolver on loopback answers the watched name three times, then with an address in a
     // new network: only the answers are needed.
