@@ -23,6 +23,10 @@
 //! three caching resolvers, then one attack (cache poisoning, registrar hijack) or one benign change
 //! (CDN rotation, renumbering, MX move, retransmissions), with a truth of what changed and when.
 //!
+//! [`flood::write_flood`] writes a Kaminsky-style attack instead: one resolver's queries for random
+//! names of one zone, each raced by a hundred forged responses with guessed transaction ids, over
+//! a thin background of legitimate exchanges (the "bounded under attack" benchmark).
+//!
 //! ```
 //! use dnsward_benches::{generate, GeneratorConfig};
 //! let config = GeneratorConfig { frames: 500, seed: 7, ..GeneratorConfig::default() };
@@ -35,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dns;
+pub mod flood;
 pub mod pcap;
 mod population;
 pub mod rng;

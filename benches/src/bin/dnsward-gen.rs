@@ -3,6 +3,7 @@
 //! ```text
 //! dnsward-gen --frames N [--seed S] [--start-time UNIX_SECS] --out FILE
 //! dnsward-gen scenario NAME --out FILE [--seed S] [--start-time UNIX_SECS] [--truth FILE.json]
+//! dnsward-gen flood --responses N [--seed S] [--start-time UNIX_SECS] --out FILE
 //! ```
 #![forbid(unsafe_code)]
 
@@ -11,14 +12,18 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use dnsward_benches::flood::{write_flood, FloodConfig, FloodStats};
 use dnsward_benches::scenario::{
     write_scenario, ScenarioConfig, ScenarioEvent, ScenarioKind, ScenarioTruth,
 };
-use dnsward_benches::{generate, GeneratorConfig, TrafficStats, DEFAULT_START_TIME_SECS};
+use dnsward_benches::{
+    generate, GenerateError, GeneratorConfig, TrafficStats, DEFAULT_START_TIME_SECS,
+};
 
 const USAGE: &str = "\
 usage: dnsward-gen --frames N [--seed S] [--start-time UNIX_SECS] --out FILE
        dnsward-gen scenario NAME --out FILE [--seed S] [--start-time UNIX_SECS] [--truth FILE.json]
+       dnsward-gen flood --responses N [--seed S] [--start-time UNIX_SECS] --out FILE
 
 Writes exactly N Ethernet frames of synthetic DNS traffic (clients, recursive resolvers,
 authoritative servers; UDP, TCP, IPv4 fragments, VLAN tags) to FILE in pcap format.
@@ -32,7 +37,12 @@ The same arguments always produce the same bytes.
 
 The scenario form writes eight days of normal traffic at three caching resolvers followed by
 one event, and with --truth a JSON file saying what was injected and when. NAME is one of
-cert-cc, registrar-hijack, cdn-rotation, renumbering, mx-move, retransmits, demo.";
+cert-cc, registrar-hijack, cdn-rotation, renumbering, mx-move, retransmits, demo.
+
+The flood form writes a Kaminsky-style attack on the resolver 10.0.1.53: queries for random
+names under bank.example, each raced by 100 forged responses spoofed from the zone's server
+(192.0.2.53) with guessed transaction ids, N forged responses in all at 100,000 a second of
+packet time, with one legitimate exchange per 100 forged responses in the background.";
 
 struct Arguments {
     config: GeneratorConfig,
@@ -125,6 +135,114 @@ fn parse_scenario(
         out,
         truth,
     }))
+}
+
+struct FloodArguments {
+    config: FloodConfig,
+    out: String,
+}
+
+/// Parses the arguments after `flood`; `Ok(None)` means help was asked for.
+fn parse_flood(mut args: impl Iterator<Item = String>) -> Result<Option<FloodArguments>, String> {
+    let mut responses = None;
+    let mut config = FloodConfig::default();
+    let mut out = None;
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--responses" => responses = Some(parse_number("--responses", args.next())?),
+            "--seed" => config.seed = parse_number("--seed", args.next())?,
+            "--start-time" => {
+                config.start_time_secs = parse_number("--start-time", args.next())?;
+            }
+            "--out" => out = Some(args.next().ok_or("--out needs a value")?),
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    config.responses = responses.ok_or("--responses is required")?;
+    if config.responses == 0 {
+        return Err("--responses must be at least 1".into());
+    }
+    // pcap stores seconds in 32 bits; leave a minute beyond the capture's own duration.
+    let end = config
+        .start_time_secs
+        .saturating_add(config.duration_secs())
+        .saturating_add(60);
+    if end > u64::from(u32::MAX) {
+        return Err("--start-time is past what pcap's 32-bit seconds can hold".into());
+    }
+    let out = out.ok_or("--out is required")?;
+    Ok(Some(FloodArguments { config, out }))
+}
+
+fn flood_report(stats: &FloodStats) -> String {
+    let s = stats;
+    format!(
+        "frames {} ({} bytes), packet time {:.3} s\n\
+         forged responses {} (to the query's port {}, to other ports {}; before the real answer \
+         {}, after it {})\n\
+         attack queries {}, real answers {}\n\
+         background queries {}, responses {}, unanswered {}",
+        s.frames,
+        s.file_bytes,
+        s.last_ns.saturating_sub(s.first_ns) as f64 / 1e9,
+        s.forged_responses,
+        s.forged_to_query_port,
+        s.forged_to_other_port,
+        s.forged_before_answer,
+        s.forged_after_answer,
+        s.attack_queries,
+        s.attack_answers,
+        s.background_queries,
+        s.background_responses,
+        s.background_unanswered,
+    )
+}
+
+fn flood_main(args: impl Iterator<Item = String>) -> ExitCode {
+    match or_usage(parse_flood(args)) {
+        Ok(arguments) => write_capture(
+            &arguments.out,
+            |out| write_flood(&arguments.config, out),
+            flood_report,
+        ),
+        Err(code) => code,
+    }
+}
+
+/// Writes a capture to `out` ('-' is standard output) with `write`, prints `report` of what it
+/// returns and the time taken to standard error, and turns the outcome into the exit code.
+fn write_capture<T>(
+    out: &str,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, GenerateError>,
+    report: impl FnOnce(&T) -> String,
+) -> ExitCode {
+    let started = Instant::now();
+    let result = if out == "-" {
+        write(&mut BufWriter::new(std::io::stdout().lock()))
+    } else {
+        match File::create(out) {
+            Ok(file) => write(&mut BufWriter::with_capacity(1 << 20, file)),
+            Err(error) => {
+                eprintln!("dnsward-gen: cannot create {out}: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    match result {
+        Ok(stats) => {
+            eprintln!(
+                "{}\nwrote {out} in {:.2?}",
+                report(&stats),
+                started.elapsed()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("dnsward-gen: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn json_event(event: &ScenarioEvent) -> serde_json::Value {
@@ -291,35 +409,16 @@ fn main() -> ExitCode {
         args.next();
         return scenario_main(args);
     }
-    let arguments = match or_usage(parse(args)) {
-        Ok(arguments) => arguments,
-        Err(code) => return code,
-    };
-    let started = Instant::now();
-    let result = if arguments.out == "-" {
-        generate(&arguments.config, BufWriter::new(std::io::stdout().lock()))
-    } else {
-        match File::create(&arguments.out) {
-            Ok(file) => generate(&arguments.config, BufWriter::with_capacity(1 << 20, file)),
-            Err(error) => {
-                eprintln!("dnsward-gen: cannot create {}: {error}", arguments.out);
-                return ExitCode::FAILURE;
-            }
-        }
-    };
-    match result {
-        Ok(stats) => {
-            eprintln!(
-                "{}\nwrote {} in {:.2?}",
-                report(&stats),
-                arguments.out,
-                started.elapsed()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("dnsward-gen: {error}");
-            ExitCode::FAILURE
-        }
+    if args.peek().map(String::as_str) == Some("flood") {
+        args.next();
+        return flood_main(args);
+    }
+    match or_usage(parse(args)) {
+        Ok(arguments) => write_capture(
+            &arguments.out,
+            |out| generate(&arguments.config, out),
+            report,
+        ),
+        Err(code) => code,
     }
 }
