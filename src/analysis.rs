@@ -61,6 +61,77 @@ pub struct AlertsArgs {
     json: bool,
 }
 
+/// `dnsward resolvers`.
+#[derive(Debug, clap::Args)]
+pub struct ResolversArgs {
+    /// Store directory.
+    #[arg(long, default_value = "dnsward-db")]
+    db: PathBuf,
+    /// Print each report as one JSON line.
+    #[arg(long)]
+    json: bool,
+    /// Only recursive resolvers (most queries iterative).
+    #[arg(long)]
+    iterative: bool,
+}
+
+/// Lists the stored resolver exposure reports, most queries first.
+pub fn resolvers(args: &ResolversArgs) -> Result<()> {
+    let store = Store::open_read_only(&args.db)
+        .with_context(|| format!("opening store {}", args.db.display()))?;
+    let loaded = store.load_resolvers()?;
+    let mut reports: Vec<&schemas::ResolverExposure> = loaded
+        .records
+        .iter()
+        .filter(|r| !args.iterative || r.is_iterative())
+        .collect();
+    reports.sort_by(|a, b| b.queries.cmp(&a.queries).then(a.resolver.cmp(&b.resolver)));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        for r in &reports {
+            serde_json::to_writer(&mut out, r)?;
+            writeln!(out)?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{:<39} {:>9} {:>9} {:>7} {:>7} {:>6} {:>6} {:>7} {:>7}",
+            "resolver",
+            "queries",
+            "iterative",
+            "ports",
+            "txids",
+            "seq",
+            "0x20",
+            "cookies",
+            "birthday"
+        )?;
+        for r in &reports {
+            writeln!(
+                out,
+                "{:<39} {:>9} {:>9} {:>7} {:>7} {:>6} {:>6} {:>7} {:>7}",
+                r.resolver.to_string(),
+                r.queries,
+                r.iterative,
+                r.distinct_ports,
+                r.distinct_txids,
+                r.sequential_txids,
+                r.mixed_case,
+                r.cookies,
+                r.concurrent_duplicates
+            )?;
+        }
+    }
+    if loaded.damaged > 0 {
+        eprintln!(
+            "dnsward: {} unreadable resolver reports skipped",
+            loaded.damaged
+        );
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn name_matches(pattern: &str, name: &str) -> bool {
     let pattern = analyzer::watch::canonical(pattern);
     match pattern.strip_prefix("*.") {

@@ -30,6 +30,9 @@ enum Command {
     Query(QueryArgs),
     /// List alerts from the store.
     Alerts(analysis::AlertsArgs),
+    /// How exposed each resolver seen is to blind spoofing (source ports, transaction ids,
+    /// 0x20, cookies, duplicate questions), from the latest run.
+    Resolvers(analysis::ResolversArgs),
     /// Show what is watched and why.
     #[command(subcommand)]
     Watch(analysis::WatchCommand),
@@ -222,6 +225,7 @@ fn main() {
         Command::Run(args) => run::run(&args),
         Command::Query(args) => run::query(&args),
         Command::Alerts(args) => analysis::alerts(&args),
+        Command::Resolvers(args) => analysis::resolvers(&args),
         Command::Watch(cmd) => analysis::watch(&cmd),
         Command::Baseline(cmd) => analysis::baseline(&cmd),
         Command::DefaultConfig => {

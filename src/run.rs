@@ -125,15 +125,26 @@ fn print_stats(
 /// The analysis stage of `dnsward run`: picks the wanted raw answers in capture order, builds
 /// their observations and hands them, in batches, to the analysis thread.
 struct Analysis {
-    tx: crossbeam_channel::Sender<Vec<schemas::Observation>>,
+    tx: crossbeam_channel::Sender<analyzer::runner::AnalysisInput>,
     thread: analyzer::runner::AnalysisThread,
     filter: analyzer::detect::AnswerFilter,
     scratch: sensor::pipeline::AnswerScratch,
     merger: Merger<sensor::pipeline::RawAnswer>,
     sensor_id: String,
+    /// Every worker's view of the queriers, merged (they come with each worker's last output).
+    exposure: std::collections::BTreeMap<std::net::IpAddr, sensor::exposure::QuerierState>,
+    /// Packet time of the latest answer released, for the exposure report's time.
+    last_ns: u64,
 }
 
 impl Analysis {
+    /// Merges one worker's querier states.
+    fn exposure(&mut self, states: Vec<(std::net::IpAddr, sensor::exposure::QuerierState)>) {
+        for (ip, state) in states {
+            self.exposure.entry(ip).or_default().merge(&state);
+        }
+    }
+
     /// Takes one worker output's raw answers; sends what is now in order.
     fn push(
         &mut self,
@@ -155,18 +166,52 @@ impl Analysis {
         let (filter, scratch, sensor_id) = (&mut self.filter, &mut self.scratch, &self.sensor_id);
         self.merger
             .finish(|raw| admit(filter, scratch, sensor_id, &raw, &mut ready));
-        self.send(ready)
+        self.send(ready)?;
+        self.send_exposure()
     }
 
-    fn send(&self, ready: Vec<schemas::Observation>) -> Result<()> {
-        if !ready.is_empty() && self.tx.send(ready).is_err() {
+    fn send(&mut self, ready: Vec<schemas::Observation>) -> Result<()> {
+        if let Some(last) = ready.last() {
+            self.last_ns = self.last_ns.max(last.time_ns);
+        }
+        if !ready.is_empty()
+            && self
+                .tx
+                .send(analyzer::runner::AnalysisInput::Observations(ready))
+                .is_err()
+        {
+            bail!("the analysis thread stopped");
+        }
+        Ok(())
+    }
+
+    /// Hands the merged exposure of every querier to the analysis thread (at the end).
+    fn send_exposure(&mut self) -> Result<()> {
+        let reports: Vec<schemas::ResolverExposure> = std::mem::take(&mut self.exposure)
+            .into_iter()
+            .map(|(ip, state)| state.report(ip))
+            .collect();
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let time_ns = reports
+            .iter()
+            .map(|r| r.last_ns)
+            .max()
+            .unwrap_or(0)
+            .max(self.last_ns);
+        if self
+            .tx
+            .send(analyzer::runner::AnalysisInput::Resolvers { time_ns, reports })
+            .is_err()
+        {
             bail!("the analysis thread stopped");
         }
         Ok(())
     }
 }
 
-/// Builds the observation of `raw` when the filter wants it or its pairing verdict is notable.
+/// Builds the observation of `raw` when the filter wants it or it is notable on the wire.
 fn admit(
     filter: &mut analyzer::detect::AnswerFilter,
     scratch: &mut sensor::pipeline::AnswerScratch,
@@ -179,7 +224,7 @@ fn admit(
     };
     // Spoofing verdicts (races, 0x20, wrong txids, unsolicited answers) are analysed whatever
     // the name.
-    let notable = raw.verdict.is_some_and(|v| v.is_notable());
+    let notable = raw.is_notable();
     if !notable && !filter.wants(&scratch.qname, qtype, header.ancount > 0) {
         return;
     }
@@ -193,10 +238,10 @@ fn print_analysis(err: &mut impl Write, a: &analyzer::runner::AnalysisReport) {
     let s = &a.analyzer;
     let _ = writeln!(
         err,
-        "analysis: observations={} watched_rrsets={} learning={} baselines={} learnt_targets={} targets_dropped={} rrsets_dropped={} episodes_opened={} episodes_closed={} episodes_open={} episodes_dropped={} episode_entries_dropped={} alerts_notified={} alert_lines={} rotations={}",
+        "analysis: observations={} watched_rrsets={} learning={} baselines={} learnt_targets={} targets_dropped={} rrsets_dropped={} episodes_opened={} episodes_closed={} episodes_open={} episodes_dropped={} episode_entries_dropped={} alerts_notified={} alert_lines={} rotations={} resolvers={}",
         s.observations, s.watched_rrsets, s.learning, a.baselines, a.learnt_targets,
         s.targets_dropped, s.rrsets_dropped, s.episodes_opened, s.episodes_closed,
-        a.open_episodes, s.episodes_dropped, s.episode_entries_dropped, s.alerts_notified, a.sinks.lines, a.sinks.rotations
+        a.open_episodes, s.episodes_dropped, s.episode_entries_dropped, s.alerts_notified, a.sinks.lines, a.sinks.rotations, a.resolvers
     );
 }
 
@@ -265,7 +310,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let filter = analyzer::detect::AnswerFilter::new(&config.watch, learnt);
         let sinks =
             analyzer::sinks::AlertSinks::open(&config.alerts).context("opening the alert sinks")?;
-        let (tx, rx) = bounded::<Vec<schemas::Observation>>(64);
+        let (tx, rx) = bounded::<analyzer::runner::AnalysisInput>(64);
         let thread = analyzer::runner::AnalysisThread::spawn(
             analyzer,
             db.clone(),
@@ -282,6 +327,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
             scratch: sensor::pipeline::AnswerScratch::default(),
             merger: Merger::new(sensor_config.workers.max(1)),
             sensor_id: sensor_config.sensor_id.clone(),
+            exposure: std::collections::BTreeMap::new(),
+            last_ns: 0,
         })
     };
 
@@ -322,6 +369,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 if let Some(a) = analysis.as_mut() {
                     let answers = std::mem::take(&mut output.answers);
                     a.push(output.worker, output.watermark, answers)?;
+                    a.exposure(std::mem::take(&mut output.exposure));
                 }
                 merger.push(&mut output, |obs| emit.write(&obs));
                 if let Some((tx, _)) = &store {

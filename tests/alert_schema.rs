@@ -62,6 +62,9 @@ fn full_alert() -> Alert {
         src_ip: resolver,
         dst_ip: "2001:db8::10".parse().unwrap(),
         txid: 26266,
+        src_port: Some(53),
+        dst_port: Some(40_123),
+        query_frame: Some(8_937),
     };
     Alert {
         timestamp: "2026-01-09T02:05:17.924683000Z".to_owned(),
@@ -151,6 +154,9 @@ fn minimal_alert() -> Alert {
     for evidence in &mut details.evidence {
         evidence.file = None;
         evidence.interface = None;
+        evidence.src_port = None;
+        evidence.dst_port = None;
+        evidence.query_frame = None;
     }
     alert
 }

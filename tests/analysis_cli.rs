@@ -677,6 +677,9 @@ fn baselines_survive_a_restart_on_the_same_store() {
     for e in &mut uninterrupted.dnsward.evidence {
         e.file = Some(event.clone());
         e.frame -= history_frames;
+        if let Some(q) = &mut e.query_frame {
+            *q -= history_frames;
+        }
     }
     assert_eq!(alerts[0], uninterrupted);
 }

@@ -55,6 +55,7 @@ fn minimal() -> Value {
     obs.fragments = None;
     obs.edns = None;
     obs.pairing = None;
+    obs.findings = Vec::new();
     serde_json::to_value(obs).unwrap()
 }
 

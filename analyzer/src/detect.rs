@@ -35,7 +35,7 @@ use schemas::alert::{
     ALERT_SCHEMA_VERSION, MAX_EVIDENCE,
 };
 use schemas::time::format_utc_ns;
-use schemas::{Observation, Record};
+use schemas::{Anomaly, Observation, Record, Transport, WireFinding};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -65,11 +65,21 @@ pub enum Detector {
     ResponseRace,
     /// A response whose question differs from the query's in case only (0x20).
     CaseMismatch,
+    /// Records outside what the responding server may speak for (see `sensor::bailiwick`).
+    BailiwickViolation,
+    /// Responses unlike their responder's history: IP TTL, EDNS, arrival time.
+    ResponderFingerprint,
+    /// Fragmented responses from a server that does not fragment, or fragments that overlap,
+    /// disagree, or arrive with different IP TTLs.
+    FragmentedResponse,
+    /// A recursive resolver whose queries are easy to answer blindly (a fixed source port,
+    /// predictable transaction ids).
+    ResolverExposure,
 }
 
 impl Detector {
     /// Every detector.
-    pub const ALL: [Detector; 10] = [
+    pub const ALL: [Detector; 14] = [
         Detector::NewRdata,
         Detector::SplitView,
         Detector::TtlAboveAuthoritative,
@@ -80,6 +90,10 @@ impl Detector {
         Detector::TxidMismatchBurst,
         Detector::ResponseRace,
         Detector::CaseMismatch,
+        Detector::BailiwickViolation,
+        Detector::ResponderFingerprint,
+        Detector::FragmentedResponse,
+        Detector::ResolverExposure,
     ];
 
     /// The stable name.
@@ -95,15 +109,24 @@ impl Detector {
             Detector::TxidMismatchBurst => "txid_mismatch_burst",
             Detector::ResponseRace => "response_race",
             Detector::CaseMismatch => "case_mismatch",
+            Detector::BailiwickViolation => "bailiwick_violation",
+            Detector::ResponderFingerprint => "responder_fingerprint",
+            Detector::FragmentedResponse => "fragmented_response",
+            Detector::ResolverExposure => "resolver_exposure",
         }
     }
 
-    /// `spoofing` for wire-level detectors, `divergence` for history-based ones.
+    /// `spoofing` for wire-level detectors, `divergence` for history-based ones, `exposure`
+    /// for a resolver's weakness (not an attack).
     pub fn category(self) -> &'static str {
         match self {
-            Detector::TxidMismatchBurst | Detector::ResponseRace | Detector::CaseMismatch => {
-                "spoofing"
-            }
+            Detector::ResolverExposure => "exposure",
+            Detector::TxidMismatchBurst
+            | Detector::ResponseRace
+            | Detector::CaseMismatch
+            | Detector::BailiwickViolation
+            | Detector::ResponderFingerprint
+            | Detector::FragmentedResponse => "spoofing",
             _ => "divergence",
         }
     }
@@ -268,6 +291,46 @@ impl Episode {
     pub fn id(&self) -> &str {
         &self.id
     }
+
+    /// A new open episode with nothing seen yet but its start.
+    #[allow(clippy::too_many_arguments)] // a plain constructor of the episode's identity
+    fn open(
+        id: String,
+        detector: Detector,
+        name: String,
+        rtype: u16,
+        first_ns: u64,
+        because: &str,
+        baseline: Vec<RdataInfo>,
+        first_responder: IpAddr,
+        question: Option<(String, u16)>,
+    ) -> Episode {
+        Episode {
+            id,
+            detector,
+            name,
+            rtype,
+            first_ns,
+            last_ns: first_ns,
+            score: 0,
+            reasons: Vec::new(),
+            watched_because: because.to_owned(),
+            baseline,
+            observed: BTreeMap::new(),
+            answers: Vec::new(),
+            first_responder,
+            responders: BTreeMap::new(),
+            clients: BTreeSet::new(),
+            responses: 0,
+            evidence: Vec::new(),
+            evidence_dropped: 0,
+            status: EpisodeStatus::Open,
+            closed_reason: None,
+            closed_ns: None,
+            notified_severity: None,
+            question,
+        }
+    }
 }
 
 /// An organisation name reduced to what identifies the organisation: lower case, without legal
@@ -378,6 +441,32 @@ struct RrsetSeen {
     /// Addresses of targets found in the same response (glue), for MX/NS.
     glue: Vec<(String, IpAddr)>,
 }
+
+/// The question of a response and its answer records (canonical, sorted), for an alert about
+/// the response as a whole.
+fn response_seen(obs: &Observation, qname: &str, qtype: u16) -> RrsetSeen {
+    let mut answers: Vec<String> = obs
+        .answers
+        .iter()
+        .map(|r| canonical_rdata(&r.rdata))
+        .collect();
+    answers.sort();
+    answers.dedup();
+    RrsetSeen {
+        name: qname.to_owned(),
+        rrtype: qtype,
+        rdata: answers,
+        ttl: obs.answers.iter().map(|r| r.ttl).min().unwrap_or(0),
+        glue: Vec::new(),
+    }
+}
+
+/// Reason prefixes of the fragment checks (anomaly names), given once each per episode.
+const FRAGMENT_REASONS: [&str; 3] = [
+    "fragment_overlap",
+    "fragment_inconsistent",
+    "fragment_ttl_mismatch",
+];
 
 /// The answer records of `owner` and `rrtype`, canonical and sorted, with the smallest TTL.
 fn records_of(records: &[Record], owner: &str, rrtype: u16) -> (Vec<String>, u32) {
@@ -824,6 +913,9 @@ impl Analyzer {
         if let Some(p) = &obs.pairing {
             self.observe_pairing(obs, &p.verdict, out);
         }
+        if obs.flags.qr {
+            self.observe_wire(obs, out);
+        }
         if !obs.flags.qr
             || obs.opcode != 0
             || obs.rcode != 0
@@ -1092,20 +1184,7 @@ impl Analyzer {
         let qtype = q.qtype;
         let now = obs.time_ns;
         let resolver = obs.dst_ip;
-        let mut answers: Vec<String> = obs
-            .answers
-            .iter()
-            .map(|r| canonical_rdata(&r.rdata))
-            .collect();
-        answers.sort();
-        answers.dedup();
-        let seen = RrsetSeen {
-            name: qname.clone(),
-            rrtype: qtype,
-            rdata: answers,
-            ttl: obs.answers.iter().map(|r| r.ttl).min().unwrap_or(0),
-            glue: Vec::new(),
-        };
+        let seen = response_seen(obs, &qname, qtype);
         // What the response would plant in a cache: its records (answer, authority, glue).
         let forged: Vec<RdataInfo> = obs
             .answers
@@ -1228,6 +1307,284 @@ impl Analyzer {
             if e.question.is_none() {
                 e.question = Some((qname, qtype));
             }
+        }
+    }
+
+    /// The wire-level findings on a response: bailiwick violations, fingerprint breaks and
+    /// fragment trouble, each kind one episode per responder.
+    fn observe_wire(&mut self, obs: &Observation, out: &mut Vec<AlertUpdate>) {
+        let fragments: Vec<Anomaly> = obs
+            .anomalies
+            .iter()
+            .copied()
+            .filter(|a| {
+                matches!(
+                    a,
+                    Anomaly::FragmentOverlap
+                        | Anomaly::FragmentInconsistent
+                        | Anomaly::FragmentTtlMismatch
+                )
+            })
+            .collect();
+        if obs.findings.is_empty() && fragments.is_empty() {
+            return;
+        }
+        let Some(q) = obs.questions.first() else {
+            return;
+        };
+        let seen = response_seen(obs, &q.name.canonical, q.qtype);
+        let (src, dst, about) = (obs.src_ip, obs.dst_ip, &q.name.canonical);
+        // A response the pairing table already doubts.
+        let doubted = obs
+            .pairing
+            .as_ref()
+            .map(|p| p.verdict.as_str())
+            .filter(|v| {
+                matches!(
+                    *v,
+                    "txid_mismatch" | "race" | "unsolicited" | "case_mismatch"
+                )
+            });
+        let doubt = |score: &mut u8, reasons: &mut Vec<String>| {
+            if let Some(v) = doubted {
+                *score = score.saturating_add(20);
+                reasons.push(format!(
+                    "the response itself is suspect (pairing verdict {v})"
+                ));
+            }
+        };
+        let key = (format!("responder {src}"), 0u16);
+
+        let bailiwick: Vec<&WireFinding> =
+            obs.findings.iter().filter(|f| f.is_bailiwick()).collect();
+        if !bailiwick.is_empty() {
+            // What recent BIND accepts such records on: TCP, or a valid server cookie.
+            let cookie = obs.edns.as_ref().is_some_and(|e| e.server_cookie.is_some());
+            let plain_udp = obs.transport == Transport::Udp && !cookie;
+            let mut score = 0u8;
+            let mut reasons = Vec::new();
+            let mut observed = Vec::new();
+            let mut watched = false;
+            for f in &bailiwick {
+                let record = f.record.clone().unwrap_or_default();
+                // Out-of-zone glue alone is informational: many servers send it and resolvers
+                // have ignored it since 1997 (tcpdump's and zeek's real captures carry it). The
+                // other checks are high over plain UDP, informational over TCP or with a server
+                // cookie (the rule recent BIND applies to accepting such records at all).
+                let base = match (f.check.as_str(), plain_udp) {
+                    ("out_of_zone_glue", _) => 10,
+                    (_, true) => 65,
+                    (_, false) => 15,
+                };
+                score = score.max(base);
+                let zone = f
+                    .zone
+                    .as_deref()
+                    .map(|z| format!(" (zone {z})"))
+                    .unwrap_or_default();
+                reasons.push(format!(
+                    "{}: {src} answered {dst}'s question {about}{zone} with {record}",
+                    f.check
+                ));
+                // Glue for a watched name is its operator's everyday habit (Google's zones
+                // carry ns1.google.com); planting other records at a watched name is not.
+                let mut parts = record.split(' ');
+                if let (Some(owner), Some(t), false) =
+                    (parts.next(), parts.next(), f.check == "out_of_zone_glue")
+                {
+                    let t = schemas::rrtype::parse_type(t).unwrap_or(0);
+                    if self.watch.watched(owner, t).is_some() && !watched {
+                        watched = true;
+                        score = score.saturating_add(15);
+                        reasons.push(format!("{owner} is watched"));
+                    }
+                }
+                observed.push(RdataInfo {
+                    data: record,
+                    prefix: None,
+                    asn: None,
+                    as_org: None,
+                });
+            }
+            if !plain_udp && bailiwick.iter().any(|f| f.check != "out_of_zone_glue") {
+                reasons.push("over TCP or with a server cookie".to_owned());
+            }
+            doubt(&mut score, &mut reasons);
+            self.raise(
+                Detector::BailiwickViolation,
+                &key,
+                "wire: bailiwick check",
+                score,
+                reasons,
+                observed,
+                &seen,
+                obs,
+                out,
+            );
+        }
+
+        let breaks: Vec<&WireFinding> = obs
+            .findings
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.check.as_str(),
+                    "ip_ttl_changed" | "edns_changed" | "rtt_too_fast"
+                )
+            })
+            .collect();
+        if !breaks.is_empty() {
+            let mut score = 0u8;
+            let mut reasons = Vec::new();
+            for f in &breaks {
+                // Each sign alone has ordinary causes (an anycast flip or route change, a
+                // large answer, a busy server): low; together, or on a doubted response, more.
+                let base = if f.check == "ip_ttl_changed" { 30 } else { 25 };
+                // Each further sign that the sender is someone else adds to the first.
+                score = if score == 0 {
+                    base
+                } else {
+                    score.saturating_add(15)
+                };
+                reasons.push(format!(
+                    "{}: {src} answered {dst} ({about}) with {} where its answers show {}",
+                    f.check,
+                    f.seen.as_deref().unwrap_or("?"),
+                    f.expected.as_deref().unwrap_or("?")
+                ));
+            }
+            doubt(&mut score, &mut reasons);
+            self.raise(
+                Detector::ResponderFingerprint,
+                &key,
+                "wire: responder fingerprint",
+                score,
+                reasons,
+                Vec::new(),
+                &seen,
+                obs,
+                out,
+            );
+        }
+
+        let unexpected = obs
+            .findings
+            .iter()
+            .find(|f| f.check == "unexpected_fragments");
+        if unexpected.is_some() || !fragments.is_empty() {
+            let mut score = 0u8;
+            let mut reasons = Vec::new();
+            if let Some(f) = unexpected {
+                // Large answers (DNSSEC, TXT, many addresses) fragment legitimately.
+                score = 25;
+                reasons.push(format!(
+                    "unexpected_fragments: {src} answered {dst} ({about}) in IP fragments; its earlier answers were {}",
+                    f.expected.as_deref().unwrap_or("unfragmented")
+                ));
+            }
+            for a in &fragments {
+                let (s, why) = match a {
+                    Anomaly::FragmentTtlMismatch => (
+                        65,
+                        "the fragments arrived with different IP TTLs: likely not all from one sender",
+                    ),
+                    Anomaly::FragmentInconsistent => (
+                        65,
+                        "overlapping fragments disagree on the bytes they both carry",
+                    ),
+                    _ => (45, "fragments overlap (duplicates or rewrites)"),
+                };
+                score = score.max(s);
+                reasons.push(format!("{}: {why} ({src} to {dst}, {about})", a.name()));
+            }
+            doubt(&mut score, &mut reasons);
+            self.raise(
+                Detector::FragmentedResponse,
+                &key,
+                "wire: fragments",
+                score,
+                reasons,
+                Vec::new(),
+                &seen,
+                obs,
+                out,
+            );
+        }
+    }
+
+    /// Judges the resolvers' exposure reports (merged across workers) at packet time `now`:
+    /// a recursive resolver (most queries iterative) with at least 50 queries whose source port
+    /// hardly varies or whose transaction ids are predictable gets a low alert, medium when
+    /// both; its other habits (0x20, cookies, duplicate outstanding questions) are listed.
+    pub fn observe_resolvers(
+        &mut self,
+        now: u64,
+        reports: &[schemas::ResolverExposure],
+        out: &mut Vec<AlertUpdate>,
+    ) {
+        self.now_ns = self.now_ns.max(now);
+        for r in reports {
+            if !r.is_iterative() || r.queries < 50 {
+                continue;
+            }
+            let q = r.queries;
+            let few_ports = r.distinct_ports <= 10;
+            let predictable = r.sequential_txids.saturating_mul(2) > q
+                || r.distinct_txids.saturating_mul(4) < q.min(4096);
+            if !few_ports && !predictable {
+                continue;
+            }
+            let mut reasons = Vec::new();
+            if few_ports {
+                reasons.push(format!(
+                    "source ports: {} distinct in {q} queries (a fixed port or a tiny range)",
+                    r.distinct_ports
+                ));
+            }
+            if predictable {
+                reasons.push(format!(
+                    "transaction ids: {} distinct in {q} queries, {} within 16 of the previous one",
+                    r.distinct_txids, r.sequential_txids
+                ));
+            }
+            reasons.push(format!(
+                "0x20: {} of {} queries with letters in mixed case; cookies: {} of {q}; {} queries repeated an outstanding question (birthday)",
+                r.mixed_case, r.with_letters, r.cookies, r.concurrent_duplicates
+            ));
+            let score = if few_ports && predictable { 50 } else { 30 };
+            let key: EpisodeKey = (
+                Detector::ResolverExposure,
+                format!("resolver {}", r.resolver),
+                0,
+            );
+            if !self.episodes.contains_key(&key) {
+                if self.episodes.len() >= self.config.detect.max_episodes {
+                    self.stats.episodes_dropped += 1;
+                    continue;
+                }
+                let id = alert_id(Detector::ResolverExposure.name(), &key.1, 0, r.first_ns);
+                let mut episode = Episode::open(
+                    id,
+                    Detector::ResolverExposure,
+                    key.1.clone(),
+                    0,
+                    r.first_ns,
+                    "wire: resolver exposure",
+                    Vec::new(),
+                    r.resolver,
+                    None,
+                );
+                episode.responders.insert(r.resolver, (false, false));
+                self.episodes.insert(key.clone(), episode);
+                self.stats.episodes_opened += 1;
+            }
+            if let Some(e) = self.episodes.get_mut(&key) {
+                e.last_ns = e.last_ns.max(r.last_ns);
+                e.score = e.score.max(score);
+                e.reasons = reasons;
+                e.responses = q;
+            }
+            self.notify(&key, out);
         }
     }
 
@@ -1420,31 +1777,19 @@ impl Analyzer {
             let id = alert_id(detector.name(), &name, key.1, now);
             self.episodes.insert(
                 ekey.clone(),
-                Episode {
+                Episode::open(
                     id,
                     detector,
                     name,
-                    rtype: key.1,
-                    first_ns: now,
-                    last_ns: now,
-                    score: 0,
-                    reasons: Vec::new(),
-                    watched_because: because.to_owned(),
+                    key.1,
+                    now,
+                    because,
                     baseline,
-                    observed: BTreeMap::new(),
-                    answers: Vec::new(),
-                    first_responder: obs.src_ip,
-                    responders: BTreeMap::new(),
-                    clients: BTreeSet::new(),
-                    responses: 0,
-                    evidence: Vec::new(),
-                    evidence_dropped: 0,
-                    status: EpisodeStatus::Open,
-                    closed_reason: None,
-                    closed_ns: None,
-                    notified_severity: None,
-                    question: None,
-                },
+                    obs.src_ip,
+                    // Episodes keyed by an address are about the question of their first
+                    // response.
+                    (key.0 != seen.name).then(|| (seen.name.clone(), seen.rrtype)),
+                ),
             );
             self.stats.episodes_opened += 1;
         }
@@ -1900,7 +2245,13 @@ impl Analyzer {
 
 /// The kind of a score booster reason, which an episode records once.
 fn reason_kind(reason: &str) -> Option<&'static str> {
-    if reason.starts_with("TTL ") {
+    if let Some(check) = WireFinding::CHECKS
+        .iter()
+        .chain(FRAGMENT_REASONS.iter())
+        .find(|c| reason.strip_prefix(**c).is_some_and(|r| r.starts_with(':')))
+    {
+        Some(check)
+    } else if reason.starts_with("TTL ") {
         Some("ttl")
     } else if reason.contains("'s TTL rose to") {
         Some("rewound")
@@ -1920,6 +2271,9 @@ fn push_evidence(e: &mut Episode, obs: &Observation) {
         src_ip: obs.src_ip,
         dst_ip: obs.dst_ip,
         txid: obs.txid,
+        src_port: Some(obs.src_port),
+        dst_port: Some(obs.dst_port),
+        query_frame: obs.pairing.as_ref().and_then(|p| p.query_frame),
     };
     if e.evidence.len() < MAX_EVIDENCE {
         e.evidence.push(ev);

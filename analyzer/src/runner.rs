@@ -1,7 +1,7 @@
 //! The analysis thread: [`AnalysisThread`] feeds observations, in capture order, through the
 //! [`Analyzer`], keeps its state in the store and hands alerts to the sinks.
 //!
-//! Observations arrive as `Vec<Observation>` on a bounded crossbeam channel (the binary sends
+//! Observations arrive as [`AnalysisInput::Observations`] on a bounded crossbeam channel (the binary sends
 //! them in the order the sensor's merger releases them, so results do not depend on thread
 //! scheduling). Alert states are written to the store once per batch (the latest of each);
 //! baselines, learnt
@@ -15,9 +15,24 @@ use crate::sinks::{AlertSinks, SinkStats};
 use crate::store::Store;
 use crate::Error;
 use crossbeam_channel::Receiver;
-use schemas::Observation;
+use schemas::{Observation, ResolverExposure};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+/// What the thread is fed.
+#[derive(Debug, Clone)]
+pub enum AnalysisInput {
+    /// Observations, in capture order.
+    Observations(Vec<Observation>),
+    /// The resolvers' exposure as the sensor saw it (merged across workers), at `time_ns`
+    /// (packet time).
+    Resolvers {
+        /// Packet time of the report (the last packet seen).
+        time_ns: u64,
+        /// One report per querier.
+        reports: Vec<ResolverExposure>,
+    },
+}
 
 /// How the thread saves its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +64,8 @@ pub struct AnalysisReport {
     pub baselines_saved: u64,
     /// Episodes still open at the end (saved as open alerts).
     pub open_episodes: u64,
+    /// Resolver exposure reports received (and stored).
+    pub resolvers: u64,
 }
 
 /// The running thread.
@@ -80,6 +97,17 @@ impl State {
                 self.checkpoint()?;
             }
         }
+        self.write_pending()
+    }
+
+    fn resolvers(&mut self, time_ns: u64, reports: &[ResolverExposure]) -> Result<(), Error> {
+        self.analyzer
+            .observe_resolvers(time_ns, reports, &mut self.updates);
+        self.flush_updates()?;
+        if let Some(store) = &self.store {
+            store.save_resolvers(reports)?;
+        }
+        self.report.resolvers += reports.len() as u64;
         self.write_pending()
     }
 
@@ -154,7 +182,7 @@ impl AnalysisThread {
         store: Option<Arc<Store>>,
         sinks: AlertSinks,
         options: AnalysisOptions,
-        input: Receiver<Vec<Observation>>,
+        input: Receiver<AnalysisInput>,
     ) -> Result<AnalysisThread, Error> {
         if let Some(s) = &store {
             let baselines = s.load_baselines()?;
@@ -175,13 +203,20 @@ impl AnalysisThread {
         let handle = std::thread::Builder::new()
             .name("dnsward-analyzer".to_owned())
             .spawn(move || {
-                for batch in input.iter() {
-                    if let Some(first) = batch.first() {
-                        if state.last_checkpoint_ns == 0 {
-                            state.last_checkpoint_ns = first.time_ns;
+                for input in input.iter() {
+                    match input {
+                        AnalysisInput::Observations(batch) => {
+                            if let Some(first) = batch.first() {
+                                if state.last_checkpoint_ns == 0 {
+                                    state.last_checkpoint_ns = first.time_ns;
+                                }
+                            }
+                            state.handle(&batch)?;
+                        }
+                        AnalysisInput::Resolvers { time_ns, reports } => {
+                            state.resolvers(time_ns, &reports)?;
                         }
                     }
-                    state.handle(&batch)?;
                 }
                 state.finish()
             })

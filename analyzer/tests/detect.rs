@@ -131,6 +131,7 @@ fn response(
         edns: None,
         anomalies: vec![],
         pairing: None,
+        findings: Vec::new(),
     }
 }
 

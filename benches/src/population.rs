@@ -193,6 +193,15 @@ fn ttl_choice(rng: &mut SplitMix64) -> u32 {
     rng.pick(&TTLS).copied().unwrap_or(300)
 }
 
+/// The IP TTL (hop limit) a server's packets arrive with: 44 to 59, a function of its address
+/// bytes.
+pub(crate) fn arriving_ttl(addr: &[u8]) -> u8 {
+    let h = addr.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    });
+    44 + (h % 16) as u8
+}
+
 fn random_label(rng: &mut SplitMix64, alphabet: &[u8], len: u64) -> String {
     (0..len)
         .map(|_| char::from(rng.pick(alphabet).copied().unwrap_or(b'x')))
@@ -209,12 +218,15 @@ const AIRPORTS: [&str; 16] = [
 impl Builder {
     fn servers(&mut self, provider: Provider, apex: &str, pool: Pool) -> Vec<NameServer> {
         let rng = &mut self.rng;
-        let arriving_ttl = rng.range(44, 60) as u8;
+        // Drawn and not used, so that the rest of the population stays as it was; the TTL
+        // depends on the address, as on a real network (one address, one path, one hop count,
+        // whichever zones it serves).
+        let _ = rng.range(44, 60);
         let server = |host: String, v4: [u8; 4], v6: Option<Ipv6Addr>| NameServer {
             host,
             v4: Ipv4Addr::from(v4),
             v6,
-            arriving_ttl,
+            arriving_ttl: arriving_ttl(&v4),
         };
         match provider {
             Provider::Google => (1..=4u8)

@@ -974,7 +974,11 @@ impl Generator {
             server: Host {
                 mac: self.gateway_mac,
                 addr: server_addr,
-                ttl: server.arriving_ttl,
+                // One address, one path, one hop count, whichever zone it serves.
+                ttl: match server_addr {
+                    IpAddr::V4(_) => server.arriving_ttl,
+                    IpAddr::V6(v6) => crate::population::arriving_ttl(&v6.octets()),
+                },
             },
             vlans: Vlans::None,
             flow_label: self.rng.next_u32() & 0xf_ffff,

@@ -262,6 +262,16 @@ pub struct Evidence {
     pub dst_ip: IpAddr,
     /// DNS transaction id.
     pub txid: u16,
+    /// Responder port (added in v1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub src_port: Option<u16>,
+    /// Receiver port (added in v1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dst_port: Option<u16>,
+    /// Frame of the query the response answered or aimed at, when the sensor paired it (added
+    /// in v1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub query_frame: Option<u64>,
 }
 
 /// The dnsward-specific part of an alert.

@@ -106,6 +106,9 @@ anomalies! {
     NonHostnameLabel = 26, "non_hostname_label", false;
     /// The message is a copy quoted in an ICMP destination-unreachable error.
     IcmpQuoted = 27, "icmp_quoted", false;
+    /// The IP fragments of one datagram arrived with different IP TTLs (hop limits): they
+    /// likely came from different senders (a spoofed fragment).
+    FragmentTtlMismatch = 28, "fragment_ttl_mismatch", false;
 }
 
 impl Serialize for Anomaly {

@@ -24,15 +24,17 @@
 pub mod alert;
 pub mod anomaly;
 pub mod cof;
+pub mod exposure;
 pub mod observation;
 pub mod pdns;
 pub mod rrtype;
 pub mod time;
 
 pub use anomaly::Anomaly;
+pub use exposure::ResolverExposure;
 pub use observation::{
     CaptureSource, ClientSubnet, DnsFlags, DnsName, Edns, EdnsOption, FragmentEvidence,
-    Observation, PairingInfo, Question, Record, SectionCounts, Transport,
+    Observation, PairingInfo, Question, Record, SectionCounts, Transport, WireFinding,
     OBSERVATION_SCHEMA_VERSION,
 };
 pub use pdns::{PdnsTuple, Section};

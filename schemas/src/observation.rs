@@ -74,6 +74,58 @@ pub struct Observation {
     /// for queries and when pairing had nothing to say).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pairing: Option<PairingInfo>,
+    /// What the sensor's wire-level checks found about a response besides pairing: bailiwick
+    /// violations and breaks of the responder's fingerprint (added in v1; left out when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub findings: Vec<WireFinding>,
+}
+
+/// One finding of a wire-level check on a response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireFinding {
+    /// Stable snake_case name of the check, one of [`WireFinding::CHECKS`].
+    pub check: String,
+    /// The record concerned, `owner TYPE rdata` (bailiwick checks).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub record: Option<String>,
+    /// The zone the response speaks for, canonical (bailiwick checks), when it names one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub zone: Option<String>,
+    /// What the responder's history leads one to expect (fingerprint checks).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expected: Option<String>,
+    /// What this response shows (fingerprint checks).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub seen: Option<String>,
+}
+
+impl WireFinding {
+    /// Every check name, bailiwick checks first.
+    pub const CHECKS: [&'static str; 9] = [
+        "unrelated_answer",
+        "unrelated_authority",
+        "parent_ns",
+        "stray_additional",
+        "out_of_zone_glue",
+        "ip_ttl_changed",
+        "edns_changed",
+        "rtt_too_fast",
+        "unexpected_fragments",
+    ];
+
+    /// Whether the check is one of the bailiwick checks (the first five of
+    /// [`WireFinding::CHECKS`]).
+    pub fn is_bailiwick(&self) -> bool {
+        matches!(
+            self.check.as_str(),
+            "unrelated_answer"
+                | "unrelated_authority"
+                | "parent_ns"
+                | "stray_additional"
+                | "out_of_zone_glue"
+        )
+    }
 }
 
 /// A response's pairing verdict.

@@ -94,6 +94,10 @@ struct Pending {
     total_len: Option<usize>,
     evidence: FragmentEvidence,
     ttl: u8,
+    /// IP TTL of the first fragment to arrive.
+    first_ttl: u8,
+    /// Whether fragments arrived with different IP TTLs.
+    ttl_mismatch: bool,
 }
 
 /// A completed datagram.
@@ -105,6 +109,9 @@ pub struct Reassembled {
     pub evidence: FragmentEvidence,
     /// IP TTL / hop limit of the first-offset fragment.
     pub ttl: u8,
+    /// Whether the fragments arrived with different IP TTLs (hop limits): likely not all from
+    /// one sender.
+    pub ttl_mismatch: bool,
 }
 
 /// The reassembly table.
@@ -171,10 +178,15 @@ impl Defragmenter {
                         inconsistent: 0,
                     },
                     ttl,
+                    first_ttl: ttl,
+                    ttl_mismatch: false,
                 },
             );
         }
         let pending = self.table.get_mut(&key)?;
+        if pending.first_ttl != ttl {
+            pending.ttl_mismatch = true;
+        }
         let grow = end.saturating_sub(pending.data.len());
         if self.bytes + grow > self.limits.max_bytes {
             self.stats.dropped_full += 1;
@@ -247,6 +259,7 @@ impl Defragmenter {
             payload: done.data,
             evidence: done.evidence,
             ttl: done.ttl,
+            ttl_mismatch: done.ttl_mismatch,
         })
     }
 
@@ -330,7 +343,15 @@ mod tests {
             }
         );
         assert_eq!(done.ttl, 61);
+        // Hop counts differ: one sender would not do that.
+        assert!(done.ttl_mismatch);
         assert_eq!(d.in_flight(), 0);
+        assert!(d.push(3, key(), 60, 8, false, b"89abcdef").is_none());
+        assert!(
+            !d.push(4, key(), 60, 0, true, b"01234567")
+                .unwrap()
+                .ttl_mismatch
+        );
     }
 
     #[test]

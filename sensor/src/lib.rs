@@ -18,14 +18,18 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+pub mod bailiwick;
 pub mod capture;
 pub mod defrag;
 pub mod dns;
 pub mod error;
+pub mod exposure;
+pub mod findings;
 pub mod frame;
 pub mod observe;
 pub mod pairing;
 pub mod pipeline;
+pub mod responder;
 pub mod stats;
 pub mod tcp;
 

@@ -292,6 +292,7 @@ pub fn build_observation(
         edns,
         anomalies: anomalies.iter().collect(),
         pairing: None,
+        findings: Vec::new(),
     })
 }
 

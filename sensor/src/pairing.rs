@@ -455,7 +455,9 @@ impl Pairing {
         }
     }
 
-    /// Enters a query seen at `now_ns` in frame `frame`.
+    /// Enters a query seen at `now_ns` in frame `frame`; returns whether the same question to the
+    /// same server was still unanswered under another port or transaction id (a duplicate
+    /// that widens a birthday attack).
     pub fn query(
         &mut self,
         flow: Flow,
@@ -463,24 +465,31 @@ impl Pairing {
         question: &QuestionRef<'_>,
         now_ns: u64,
         frame: u64,
-    ) {
+    ) -> bool {
         self.expire(now_ns);
         self.last_query.insert(flow.client, now_ns);
         let (exact, folded) = question_hashes(&self.hasher, question);
         if let Some(existing) = self.entries.get(&(flow, txid)) {
             if existing.exact == exact {
                 self.stats.query_repeats += 1;
-                return;
+                return false;
             }
         }
+        // The same question to the same server, still unanswered under another port or txid:
+        // one more target for a birthday attack.
+        let concurrent = self
+            .by_question
+            .get(&(flow.client, flow.server, folded))
+            .and_then(|key| self.entries.get(key).map(|e| (key, e)))
+            .is_some_and(|(key, e)| *key != (flow, txid) && e.answered.is_none());
         if self.entries.len() >= self.limits.max_entries {
             self.stats.dropped_table_full += 1;
-            return;
+            return concurrent;
         }
         let held = self.per_client.get(&flow.client).copied().unwrap_or(0);
         if held >= self.limits.max_per_client {
             self.stats.dropped_client_full += 1;
-            return;
+            return concurrent;
         }
         let replaced = self
             .entries
@@ -511,6 +520,7 @@ impl Pairing {
             flow,
             txid,
         ));
+        concurrent
     }
 
     /// Judges a response seen at `now_ns` in frame `frame`; `answer_digest` is a hash of its
@@ -713,8 +723,8 @@ mod tests {
             ..PairingLimits::default()
         };
         let mut p = Pairing::new(limits);
-        p.query(flow(1), 1, &q(WWW), 0, 1);
-        p.query(flow(2), 1, &q(WWW), 0, 2);
+        assert!(!p.query(flow(1), 1, &q(WWW), 0, 1));
+        assert!(p.query(flow(2), 1, &q(WWW), 0, 2), "a birthday duplicate");
         assert!(matches!(
             p.response(flow(1), 1, &q(WWW), 9, 3, 3),
             Verdict::Answered { .. }

@@ -10,19 +10,24 @@
 //! Reading files is lossless (the capture thread blocks when workers are behind); a live capture
 //! never blocks: a batch that does not fit is dropped and counted.
 
+use crate::bailiwick::BailiwickChecker;
 use crate::capture::{FileSource, LiveOptions, LiveSource, RawFrame};
 use crate::defrag::{DefragLimits, Defragmenter, FragmentKey};
 use crate::dns::{DnsHeader, Entry as DnsEntry, NameBuf, RecordWalker};
 use crate::error::Error;
+use crate::exposure::{QuerierLimits, QuerierState, Queriers, QueryTraits};
+use crate::findings::Findings;
 use crate::frame::{self, Transport as FrameTransport};
 use crate::observe::{build_observation, scan, AnomalySet, PacketContext, TupleAggregator};
 use crate::pairing::{Flow, Pairing, PairingLimits, QuestionRef, Verdict};
+use crate::responder::{FingerprintBreak, ResponderLimits, Responders, ResponseTraits};
 use crate::stats::{CaptureStats, WorkerStats};
 use crate::tcp::{StreamKey, TcpLimits, TcpReassembler};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use schemas::{Anomaly, Observation, PdnsTuple, Transport};
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,6 +110,9 @@ pub struct WorkerOutput {
     pub tuples: Vec<PdnsTuple>,
     /// Raw answers (with [`SensorConfig::observe_answers`]), with the frame's sequence number.
     pub answers: Vec<(u64, RawAnswer)>,
+    /// The worker's view of every querier's exposure ([`crate::exposure`]), in its last output
+    /// only (merge them with [`QuerierState::merge`]).
+    pub exposure: Vec<(IpAddr, QuerierState)>,
 }
 
 /// One response worth analysing, as received: the message bytes and where they came from.
@@ -120,21 +128,30 @@ pub struct RawAnswer {
     pub ctx: PacketContext,
     /// The pairing verdict, when the message was paired.
     pub verdict: Option<Verdict>,
+    /// Bailiwick findings and fingerprint breaks.
+    pub findings: Findings,
 }
 
 /// Answers being collected for one worker batch: their bytes back to back.
 #[derive(Debug, Default)]
 struct PendingAnswers {
     data: Vec<u8>,
-    items: Vec<(u64, usize, usize, PacketContext, Option<Verdict>)>,
+    items: Vec<(u64, usize, usize, PacketContext, Option<Verdict>, Findings)>,
 }
 
 impl PendingAnswers {
-    fn push(&mut self, seq: u64, msg: &[u8], ctx: &PacketContext, verdict: Option<Verdict>) {
+    fn push(
+        &mut self,
+        seq: u64,
+        msg: &[u8],
+        ctx: &PacketContext,
+        verdict: Option<Verdict>,
+        findings: Findings,
+    ) {
         let start = self.data.len();
         self.data.extend_from_slice(msg);
         self.items
-            .push((seq, start, msg.len(), ctx.clone(), verdict));
+            .push((seq, start, msg.len(), ctx.clone(), verdict, findings));
     }
 
     /// The answers collected, sharing one buffer; leaves `self` empty.
@@ -145,7 +162,7 @@ impl PendingAnswers {
         let data: Arc<[u8]> = Arc::from(std::mem::take(&mut self.data));
         self.items
             .drain(..)
-            .map(|(seq, start, len, ctx, verdict)| {
+            .map(|(seq, start, len, ctx, verdict, findings)| {
                 (
                     seq,
                     RawAnswer {
@@ -154,6 +171,7 @@ impl PendingAnswers {
                         len,
                         ctx,
                         verdict,
+                        findings,
                     },
                 )
             })
@@ -170,7 +188,38 @@ pub struct AnswerScratch {
     pub qname: String,
 }
 
+/// Whether EDNS option data `opts` holds an option with this code.
+fn has_option(mut opts: &[u8], code: u16) -> bool {
+    while let [c0, c1, l0, l1, rest @ ..] = opts {
+        if u16::from_be_bytes([*c0, *c1]) == code {
+            return true;
+        }
+        let len = usize::from(u16::from_be_bytes([*l0, *l1]));
+        let Some(next) = rest.get(len..) else {
+            return false;
+        };
+        opts = next;
+    }
+    false
+}
+
+/// Whether a response is worth an analyst's attention whatever its name: a notable pairing
+/// verdict, a wire-level finding, or fragments that overlap or disagree.
+fn is_notable(verdict: Option<Verdict>, findings: &Findings, anomalies: &AnomalySet) -> bool {
+    verdict.is_some_and(|v| v.is_notable())
+        || !findings.is_empty()
+        || anomalies.contains(Anomaly::FragmentOverlap)
+        || anomalies.contains(Anomaly::FragmentInconsistent)
+        || anomalies.contains(Anomaly::FragmentTtlMismatch)
+}
+
 impl RawAnswer {
+    /// Whether it is worth analysing whatever its name (see the analyzer's answer filter): a
+    /// notable pairing verdict, a wire-level finding, or fragments that overlap or disagree.
+    pub fn is_notable(&self) -> bool {
+        is_notable(self.verdict, &self.findings, &self.ctx.anomalies)
+    }
+
     /// The DNS message.
     pub fn msg(&self) -> &[u8] {
         self.data
@@ -200,6 +249,7 @@ impl RawAnswer {
             &mut scratch.rdata_name,
         )?;
         obs.pairing = self.verdict.map(|v| v.info());
+        obs.findings = self.findings.render(self.msg(), &mut scratch.rdata_name);
         Some(obs)
     }
 }
@@ -608,7 +658,20 @@ pub struct Decoder {
     stats: WorkerStats,
     answers: PendingAnswers,
     pairing: Pairing,
+    bailiwick: BailiwickChecker,
+    responders: Responders,
+    breaks: Vec<FingerprintBreak>,
+    queriers: Queriers,
+    /// Responder → packet time its out-of-zone glue was last handed on.
+    glue_reported: std::collections::HashMap<IpAddr, u64, ahash::RandomState>,
 }
+
+/// Packet time between two hand-overs of one responder's out-of-zone glue (when nothing else
+/// is wrong with its responses), ns.
+const GLUE_REPORT_NS: u64 = 30_000_000_000;
+
+/// Responders remembered for [`GLUE_REPORT_NS`]; the memory is cleared when full.
+const MAX_GLUE_RESPONDERS: usize = 65_536;
 
 impl std::fmt::Debug for Decoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -670,6 +733,9 @@ impl Decoder {
         self.stats.defrag = self.defrag.stats();
         self.stats.tcp = self.tcp.stats();
         self.stats.pairing = self.pairing.stats();
+        self.stats.wire.responders = self.responders.stats();
+        self.stats.wire.queriers = self.queriers.len() as u64;
+        self.stats.wire.queriers_dropped = self.queriers.dropped;
         self.stats.clone()
     }
 
@@ -693,6 +759,11 @@ impl Decoder {
             stats: WorkerStats::default(),
             answers: PendingAnswers::default(),
             pairing: Pairing::new(PairingLimits::default()),
+            bailiwick: BailiwickChecker::default(),
+            responders: Responders::new(ResponderLimits::default()),
+            breaks: Vec::new(),
+            queriers: Queriers::new(QuerierLimits::default()),
+            glue_reported: std::collections::HashMap::default(),
         }
     }
 
@@ -761,6 +832,7 @@ impl Decoder {
             observations: Vec::new(),
             tuples,
             answers: self.answers.take(),
+            exposure: self.queriers.take(),
         });
         self.publish(&progress);
         self.stats
@@ -904,6 +976,9 @@ impl Decoder {
                 if done.evidence.inconsistent > 0 {
                     lower.insert(Anomaly::FragmentInconsistent);
                 }
+                if done.ttl_mismatch {
+                    lower.insert(Anomaly::FragmentTtlMismatch);
+                }
                 if protocol != 17 {
                     // TCP over IP fragments is vanishingly rare; count it rather than guess.
                     self.stats.skip(frame::Skip::NotUdpTcp);
@@ -970,8 +1045,14 @@ impl Decoder {
         }
     }
 
-    /// Enters a query in the pairing table, or judges a response against it (the verdict).
-    fn pair(&mut self, msg: &[u8], header: &DnsHeader, ctx: &PacketContext) -> Option<Verdict> {
+    /// Enters a query in the pairing table, or judges a response against it (the verdict) and
+    /// runs the bailiwick and fingerprint checks on it.
+    fn pair(
+        &mut self,
+        msg: &[u8],
+        header: &DnsHeader,
+        ctx: &PacketContext,
+    ) -> Option<(Verdict, Findings)> {
         let mut walker = RecordWalker::new(msg)?;
         let Some(DnsEntry::Question(q)) = walker.next() else {
             return None;
@@ -996,18 +1077,53 @@ impl Decoder {
                 server: dst,
                 server_port: ctx.dst_port,
             };
-            self.pairing
-                .query(flow, header.txid, &question, ctx.time_ns, ctx.frame);
+            let concurrent_duplicate =
+                self.pairing
+                    .query(flow, header.txid, &question, ctx.time_ns, ctx.frame);
+            let (mut upper, mut lower) = (false, false);
+            for label in self.name.labels() {
+                upper |= label.iter().any(u8::is_ascii_uppercase);
+                lower |= label.iter().any(u8::is_ascii_lowercase);
+            }
+            let (mut edns, mut cookie) = (false, false);
+            for entry in walker.by_ref() {
+                if let DnsEntry::Record(r) = entry {
+                    if r.rtype == 41 {
+                        edns = true;
+                        cookie |= has_option(r.rdata(msg), 10);
+                    }
+                }
+            }
+            self.queriers.note(
+                src,
+                ctx.time_ns,
+                &QueryTraits {
+                    port: ctx.src_port,
+                    txid: header.txid,
+                    rd: header.rd(),
+                    letters: upper || lower,
+                    mixed_case: upper && lower,
+                    edns,
+                    cookie,
+                    concurrent_duplicate,
+                },
+            );
             return None;
         }
         // Compare answers as sets: an order-independent sum of per-record hashes (owner in
         // canonical case, type, class, rdata; TTLs left out).
         let mut digest = 0u64;
+        let check = self.bailiwick.start(msg, q.name_pos);
+        let mut edns = None;
         for entry in walker.by_ref() {
             let DnsEntry::Record(r) = entry else {
                 continue;
             };
+            if check {
+                self.bailiwick.record(msg, &r);
+            }
             if r.rtype == 41 {
+                edns = Some(r.class);
                 continue;
             }
             let owner = match crate::dns::decode_name(msg, r.name_pos, &mut self.rdata_name) {
@@ -1043,10 +1159,60 @@ impl Decoder {
             qtype: q.qtype,
             qclass: q.qclass,
         };
-        Some(
+        let verdict =
             self.pairing
-                .response(flow, header.txid, &question, digest, ctx.time_ns, ctx.frame),
-        )
+                .response(flow, header.txid, &question, digest, ctx.time_ns, ctx.frame);
+        let mut findings = Findings::default();
+        // Only NOERROR and NXDOMAIN carry records a resolver would cache.
+        if check && matches!(header.rcode(), 0 | 3) {
+            self.bailiwick.finish(q.qtype, src);
+            let found = self.bailiwick.findings();
+            self.stats.wire.count(found, self.bailiwick.more);
+            // Out-of-zone glue alone is everyday traffic from many servers: it is handed on
+            // (for an informational alert) once per responder every GLUE_REPORT_NS, and
+            // counted always.
+            let glue_only = !found.is_empty()
+                && found
+                    .iter()
+                    .all(|f| f.check == crate::bailiwick::BailiwickCheck::OutOfZoneGlue);
+            let report = !glue_only || verdict.is_notable() || {
+                if self.glue_reported.len() >= MAX_GLUE_RESPONDERS {
+                    self.glue_reported.clear();
+                }
+                let last = self.glue_reported.entry(src).or_insert(0);
+                let due = *last == 0 || ctx.time_ns.saturating_sub(*last) >= GLUE_REPORT_NS;
+                if due {
+                    *last = ctx.time_ns.max(1);
+                } else {
+                    self.stats.wire.glue_not_reported += 1;
+                }
+                due
+            };
+            if report {
+                findings.set_bailiwick(found);
+            }
+        }
+        let (rtt_ns, learn) = match verdict {
+            Verdict::Answered { rtt_ns, .. } => (Some(rtt_ns), true),
+            Verdict::Duplicate { .. } => (None, true),
+            _ => (None, false),
+        };
+        self.breaks.clear();
+        self.responders.judge(
+            src,
+            dst,
+            ctx.time_ns,
+            ResponseTraits {
+                ip_ttl: ctx.ip.ttl,
+                edns,
+                rtt_ns,
+                fragmented: ctx.fragments.is_some(),
+            },
+            learn,
+            &mut self.breaks,
+        );
+        findings.set_breaks(&self.breaks);
+        Some((verdict, findings))
     }
 
     fn message(
@@ -1068,11 +1234,14 @@ impl Decoder {
         } else {
             self.stats.queries += 1;
         }
-        let verdict =
+        let (verdict, findings) =
             if header.opcode() == 0 && header.qdcount == 1 && ctx.transport != Transport::Icmp {
-                self.pair(msg, &header, ctx)
+                match self.pair(msg, &header, ctx) {
+                    Some((v, f)) => (Some(v), f),
+                    None => (None, Findings::default()),
+                }
             } else {
-                None
+                (None, Findings::default())
             };
         // A quoted copy inside an ICMP error is evidence, not an answer to learn from.
         let learn =
@@ -1110,10 +1279,12 @@ impl Decoder {
             && header.flags & 0x780f == 0 // opcode QUERY, rcode NOERROR
             && (header.ancount > 0 || header.nscount > 0)
             && ctx.transport != Transport::Icmp;
-        let notable = self.config.observe_answers && verdict.is_some_and(|v| v.is_notable());
+        let notable = self.config.observe_answers
+            && header.is_response()
+            && is_notable(verdict, &findings, &ctx.anomalies);
         if analysable || notable {
             self.stats.answers_handed_over += 1;
-            self.answers.push(seq, msg, ctx, verdict);
+            self.answers.push(seq, msg, ctx, verdict, findings);
         }
         if self.config.emit_observations {
             if let Some(obs) = build_observation(
@@ -1136,6 +1307,7 @@ impl Decoder {
                 self.stats.observations += 1;
                 let mut obs = obs;
                 obs.pairing = verdict.map(|v| v.info());
+                obs.findings = findings.render(msg, &mut self.rdata_name);
                 observations.push((seq, obs));
             }
         }
@@ -1185,6 +1357,7 @@ mod tests {
                 observations: vec![obs(1), obs(4)],
                 tuples: vec![],
                 answers: vec![],
+                exposure: vec![],
             },
             |o| got.push(o.time_ns),
         );
@@ -1196,6 +1369,7 @@ mod tests {
                 observations: vec![obs(2), obs(3)],
                 tuples: vec![],
                 answers: vec![],
+                exposure: vec![],
             },
             |o| got.push(o.time_ns),
         );

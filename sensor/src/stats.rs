@@ -68,6 +68,8 @@ pub struct WorkerStats {
     pub tcp: TcpStats,
     /// Query/response pairing.
     pub pairing: crate::pairing::PairingStats,
+    /// Bailiwick checks and responder fingerprints.
+    pub wire: crate::findings::WireStats,
     /// Time a batch waited in the channel before a worker took it, ns (wall clock).
     pub queue_ns: Histogram<u64>,
     /// Worker processing time per frame, ns (wall clock, averaged over each batch).
@@ -94,6 +96,7 @@ impl Default for WorkerStats {
             defrag: DefragStats::default(),
             tcp: TcpStats::default(),
             pairing: crate::pairing::PairingStats::default(),
+            wire: crate::findings::WireStats::default(),
             queue_ns: histogram(),
             decode_ns_per_frame: histogram(),
         }
@@ -138,6 +141,7 @@ impl WorkerStats {
         self.defrag.merge(&other.defrag);
         self.tcp.merge(&other.tcp);
         self.pairing.merge(&other.pairing);
+        self.wire.merge(&other.wire);
         let _ = self.queue_ns.add(&other.queue_ns);
         let _ = self.decode_ns_per_frame.add(&other.decode_ns_per_frame);
     }
@@ -250,6 +254,8 @@ pub struct StatsReport {
     pub tcp: TcpStats,
     /// Query/response pairing.
     pub pairing: crate::pairing::PairingStats,
+    /// Bailiwick checks and responder fingerprints.
+    pub wire: crate::findings::WireStats,
     /// Per-stage latency percentiles, ns.
     pub latency_ns: BTreeMap<&'static str, Percentiles>,
 }
@@ -283,6 +289,7 @@ impl StatsReport {
             fragments: w.defrag,
             tcp: w.tcp,
             pairing: w.pairing,
+            wire: w.wire,
             latency_ns: latency,
         }
     }
@@ -332,6 +339,13 @@ impl StatsReport {
             s,
             "pairing: queries={} query_repeats={} answered={} duplicate={} race={} case_mismatch={} txid_mismatch={} unsolicited={} late={} unknown={} dropped_table_full={} dropped_client_full={} expired_unanswered={} expired_answered={} entries={}",
             p.queries, p.query_repeats, p.answered, p.duplicate, p.race, p.case_mismatch, p.txid_mismatch, p.unsolicited, p.late, p.unknown, p.dropped_table_full, p.dropped_client_full, p.expired_unanswered, p.expired_answered, p.entries
+        );
+        let w = &self.wire;
+        let r = &w.responders;
+        let _ = writeln!(
+            s,
+            "wire: unrelated_answer={} unrelated_authority={} parent_ns={} stray_additional={} out_of_zone_glue={} glue_not_reported={} findings_over_cap={} ip_ttl_changed={} edns_changed={} rtt_too_fast={} unexpected_fragments={} profiles={} profiles_dropped_full={} profiles_expired={} queriers={} queriers_dropped={}",
+            w.unrelated_answer, w.unrelated_authority, w.parent_ns, w.stray_additional, w.out_of_zone_glue, w.glue_not_reported, w.findings_over_cap, r.ip_ttl_changed, r.edns_changed, r.rtt_too_fast, r.unexpected_fragments, r.profiles, r.dropped_full, r.expired, w.queriers, w.queriers_dropped
         );
         let _ = writeln!(
             s,

@@ -297,5 +297,41 @@ pub fn sample_observation() -> schemas::Observation {
             expected_port: Some(53_000),
             first_response_frame: Some(2),
         }),
+        findings: vec![schemas::WireFinding {
+            check: "out_of_zone_glue".to_owned(),
+            record: Some("ns.abc.com A 6.6.6.6".to_owned()),
+            zone: Some("example.com".to_owned()),
+            expected: Some("ttl 57".to_owned()),
+            seen: Some("ttl 64".to_owned()),
+        }],
     }
+}
+
+/// `dnsward run` into a fresh store, then `dnsward alerts --json`.
+pub fn alerts(capture: &Path) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let run = Command::new(env!("CARGO_BIN_EXE_dnsward"))
+        .args(["run", "--quiet", "--pcap"])
+        .arg(capture)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_dnsward"))
+        .args(["alerts", "--json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }

@@ -9,14 +9,16 @@
 //! * `alerts`: key = the alert id → [`Alert`] in its latest state.
 //! * `episodes`: key = the alert id → [`Episode`], the state of an open episode (deleted when
 //!   it closes), so a restart continues it.
+//! * `resolvers`: key = the address as text → [`ResolverExposure`], the latest report.
 
-use super::{Store, CF_ALERTS, CF_BASELINES, CF_EPISODES, CF_WATCH};
+use super::{Store, CF_ALERTS, CF_BASELINES, CF_EPISODES, CF_RESOLVERS, CF_WATCH};
 use crate::baseline::Baseline;
 use crate::detect::Episode;
 use crate::watch::WatchReason;
 use crate::Error;
 use rocksdb::{IteratorMode, WriteBatch};
 use schemas::alert::Alert;
+use schemas::ResolverExposure;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -184,6 +186,25 @@ impl Store {
             batch.delete_cf(cf, id.as_bytes());
         }
         Ok(self.db.write(batch)?)
+    }
+
+    /// Saves resolver exposure reports (replacing earlier ones of the same address).
+    pub fn save_resolvers<'a>(
+        &self,
+        reports: impl IntoIterator<Item = &'a ResolverExposure>,
+    ) -> Result<(), Error> {
+        self.writable()?;
+        let cf = self.cf(CF_RESOLVERS)?;
+        let mut batch = WriteBatch::default();
+        for r in reports {
+            batch.put_cf(cf, r.resolver.to_string().as_bytes(), encode(r)?);
+        }
+        Ok(self.db.write(batch)?)
+    }
+
+    /// Every stored resolver exposure report, by address text.
+    pub fn load_resolvers(&self) -> Result<Loaded<ResolverExposure>, Error> {
+        self.load_all(CF_RESOLVERS)
     }
 
     /// The saved open episodes.

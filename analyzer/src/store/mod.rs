@@ -56,8 +56,10 @@ pub const CF_WATCH: &str = "watch";
 pub const CF_ALERTS: &str = "alerts";
 /// Column family holding the state of open episodes, by alert id ([`analysis`]).
 pub const CF_EPISODES: &str = "episodes";
+/// Column family holding resolver exposure reports, by address ([`analysis`]).
+pub const CF_RESOLVERS: &str = "resolvers";
 /// Every column family of the store.
-pub const COLUMN_FAMILIES: [&str; 7] = [
+pub const COLUMN_FAMILIES: [&str; 8] = [
     CF_META,
     CF_PDNS,
     CF_RDATA_INDEX,
@@ -65,10 +67,12 @@ pub const COLUMN_FAMILIES: [&str; 7] = [
     CF_WATCH,
     CF_ALERTS,
     CF_EPISODES,
+    CF_RESOLVERS,
 ];
 /// The column families a store written by an older build may lack (created on a writable
 /// open; read as empty otherwise).
-const ANALYSIS_COLUMN_FAMILIES: [&str; 4] = [CF_BASELINES, CF_WATCH, CF_ALERTS, CF_EPISODES];
+const ANALYSIS_COLUMN_FAMILIES: [&str; 5] =
+    [CF_BASELINES, CF_WATCH, CF_ALERTS, CF_EPISODES, CF_RESOLVERS];
 
 /// Most records read or written in one RocksDB batch; bounds the memory of one flush step.
 const MAX_BATCH_KEYS: usize = 50_000;
