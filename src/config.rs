@@ -75,6 +75,17 @@ pub struct LimitsConfig {
     pub max_tcp_stream_bytes: usize,
     /// Packet-time seconds before an idle TCP stream is dropped.
     pub tcp_idle_timeout_secs: u64,
+    /// Outstanding queries tracked per worker (pairing); more are dropped and counted.
+    pub max_pending_queries: usize,
+    /// Outstanding queries one client address may hold per worker (so a flood of queries from
+    /// one address cannot crowd the others out).
+    pub max_pending_per_client: usize,
+    /// Packet-time seconds before an unanswered query is dropped.
+    pub query_timeout_secs: u64,
+    /// (server, client) pairs whose responder fingerprint is kept, per worker.
+    pub max_responder_profiles: usize,
+    /// Queriers whose exposure is followed, per worker.
+    pub max_queriers: usize,
 }
 
 /// Passive-DNS store settings.
@@ -150,6 +161,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         let d = sensor::defrag::DefragLimits::default();
         let t = sensor::tcp::TcpLimits::default();
+        let p = sensor::pairing::PairingLimits::default();
         LimitsConfig {
             max_fragment_datagrams: d.max_datagrams,
             max_fragment_bytes: d.max_bytes,
@@ -157,6 +169,11 @@ impl Default for LimitsConfig {
             max_tcp_streams: t.max_streams,
             max_tcp_stream_bytes: t.max_stream_bytes,
             tcp_idle_timeout_secs: t.idle_timeout_ns / 1_000_000_000,
+            max_pending_queries: p.max_entries,
+            max_pending_per_client: p.max_per_client,
+            query_timeout_secs: p.query_timeout_ns / 1_000_000_000,
+            max_responder_profiles: sensor::responder::ResponderLimits::default().max_profiles,
+            max_queriers: sensor::exposure::QuerierLimits::default().max_queriers,
         }
     }
 }
@@ -239,6 +256,19 @@ impl Config {
                 max_stream_bytes: l.max_tcp_stream_bytes,
                 idle_timeout_ns: l.tcp_idle_timeout_secs.saturating_mul(1_000_000_000),
                 ..sensor::tcp::TcpLimits::default()
+            },
+            pairing: sensor::pairing::PairingLimits {
+                max_entries: l.max_pending_queries,
+                max_per_client: l.max_pending_per_client,
+                query_timeout_ns: l.query_timeout_secs.saturating_mul(1_000_000_000),
+                ..sensor::pairing::PairingLimits::default()
+            },
+            responders: sensor::responder::ResponderLimits {
+                max_profiles: l.max_responder_profiles,
+                ..sensor::responder::ResponderLimits::default()
+            },
+            queriers: sensor::exposure::QuerierLimits {
+                max_queriers: l.max_queriers,
             },
         }
     }

@@ -112,6 +112,21 @@ pub struct RunArgs {
     /// Packet-time seconds before an idle TCP stream is dropped.
     #[arg(long)]
     tcp_idle_timeout_secs: Option<u64>,
+    /// Outstanding queries tracked per worker (pairing).
+    #[arg(long)]
+    max_pending_queries: Option<usize>,
+    /// Outstanding queries one client address may hold per worker.
+    #[arg(long)]
+    max_pending_per_client: Option<usize>,
+    /// Packet-time seconds before an unanswered query is dropped.
+    #[arg(long)]
+    query_timeout_secs: Option<u64>,
+    /// (server, client) pairs whose responder fingerprint is kept, per worker.
+    #[arg(long)]
+    max_responder_profiles: Option<usize>,
+    /// Queriers whose exposure is followed, per worker.
+    #[arg(long)]
+    max_queriers: Option<usize>,
     /// Frames per batch handed to a worker.
     #[arg(long)]
     batch_frames: Option<usize>,
@@ -170,6 +185,11 @@ impl RunArgs {
         set!(max_tcp_streams => limits.max_tcp_streams);
         set!(max_tcp_stream_bytes => limits.max_tcp_stream_bytes);
         set!(tcp_idle_timeout_secs => limits.tcp_idle_timeout_secs);
+        set!(max_pending_queries => limits.max_pending_queries);
+        set!(max_pending_per_client => limits.max_pending_per_client);
+        set!(query_timeout_secs => limits.query_timeout_secs);
+        set!(max_responder_profiles => limits.max_responder_profiles);
+        set!(max_queriers => limits.max_queriers);
         set!(learning_days => baseline.learning_days);
         set!(min_observations => baseline.min_observations);
         set!(alerts_file => alerts.file);

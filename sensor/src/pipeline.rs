@@ -67,6 +67,12 @@ pub struct SensorConfig {
     pub defrag: DefragLimits,
     /// TCP reassembly bounds.
     pub tcp: TcpLimits,
+    /// Outstanding-query table bounds (per worker).
+    pub pairing: PairingLimits,
+    /// Responder fingerprint bounds (per worker).
+    pub responders: ResponderLimits,
+    /// Querier exposure bounds (per worker).
+    pub queriers: QuerierLimits,
 }
 
 impl Default for SensorConfig {
@@ -84,6 +90,9 @@ impl Default for SensorConfig {
             channel_batches: 64,
             defrag: DefragLimits::default(),
             tcp: TcpLimits::default(),
+            pairing: PairingLimits::default(),
+            responders: ResponderLimits::default(),
+            queriers: QuerierLimits::default(),
         }
     }
 }
@@ -749,6 +758,9 @@ impl Decoder {
             id,
             defrag: Defragmenter::new(config.defrag),
             tcp: TcpReassembler::new(config.tcp),
+            pairing: Pairing::new(config.pairing),
+            responders: Responders::new(config.responders),
+            queriers: Queriers::new(config.queriers),
             config,
             sources,
             live,
@@ -758,11 +770,8 @@ impl Decoder {
             rdata_name: NameBuf::default(),
             stats: WorkerStats::default(),
             answers: PendingAnswers::default(),
-            pairing: Pairing::new(PairingLimits::default()),
             bailiwick: BailiwickChecker::default(),
-            responders: Responders::new(ResponderLimits::default()),
             breaks: Vec::new(),
-            queriers: Queriers::new(QuerierLimits::default()),
             glue_reported: std::collections::HashMap::default(),
         }
     }
