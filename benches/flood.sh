@@ -35,8 +35,12 @@ seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
 # A field of GNU time's -v report.
 time_field() { sed -n "s/^[[:space:]]*$2: //p" "$1"; }
 
-echo "== machine: $(nproc) cores, load average $(load); dnsward $(git rev-parse --short HEAD)" \
-    "$(git diff --quiet HEAD -- . 2>/dev/null || echo '(with uncommitted changes)')"
+if revision=$(git rev-parse --short HEAD 2>/dev/null); then
+    git diff --quiet HEAD -- . || revision="$revision (with uncommitted changes)"
+else
+    revision="(not a git checkout)"
+fi
+echo "== machine: $(nproc) cores, load average $(load); dnsward $revision"
 echo "== dnsward-gen flood --responses $responses --seed $seed"
 start=$(date +%s%N)
 "$gen" flood --responses "$responses" --seed "$seed" --out "$capture"
