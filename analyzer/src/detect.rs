@@ -1410,6 +1410,16 @@ impl Analyzer {
                 reasons.push("over TCP or with a server cookie".to_owned());
             }
             doubt(&mut score, &mut reasons);
+            // Out-of-zone glue alone, from any number of responders, is one informational
+            // episode for the whole sensor (many servers send it every day); anything more is
+            // an episode of its responder.
+            let glue_only =
+                doubted.is_none() && bailiwick.iter().all(|f| f.check == "out_of_zone_glue");
+            let key = if glue_only {
+                ("responders sending out-of-zone glue".to_owned(), 0u16)
+            } else {
+                key.clone()
+            };
             self.raise(
                 Detector::BailiwickViolation,
                 &key,

@@ -23,13 +23,16 @@
 
 use crate::dns::{decode_name, NameBuf, RecordRef};
 use schemas::Section;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Most findings reported per response; the rest are counted.
 pub const MAX_FINDINGS: usize = 4;
 
 /// Most records of one response the checker looks at (the rest are not checked).
 const MAX_RECORDS: usize = 128;
+
+/// Most decoded names remembered per message for reuse by compression pointers.
+const MAX_INTERNED: usize = 32;
 
 /// Most CNAME hops followed from the question.
 const MAX_CHAIN: usize = 16;
@@ -91,48 +94,54 @@ struct Rec {
 
 /// The root servers' addresses (including b.root's addresses before and after 2023): only they
 /// hand out delegations for top-level domains.
-const ROOT_SERVERS: [&str; 28] = [
-    "198.41.0.4",
-    "170.247.170.2",
-    "199.9.14.201",
-    "192.33.4.12",
-    "199.7.91.13",
-    "192.203.230.10",
-    "192.5.5.241",
-    "192.112.36.4",
-    "198.97.190.53",
-    "192.36.148.17",
-    "192.58.128.30",
-    "193.0.14.129",
-    "199.7.83.42",
-    "202.12.27.33",
-    "2001:503:ba3e::2:30",
-    "2801:1b8:10::b",
-    "2001:500:200::b",
-    "2001:500:2::c",
-    "2001:500:2d::d",
-    "2001:500:a8::e",
-    "2001:500:2f::f",
-    "2001:500:12::d0d",
-    "2001:500:1::53",
-    "2001:7fe::53",
-    "2001:503:c27::2:30",
-    "2001:7fd::1",
-    "2001:500:9f::42",
-    "2001:dc3::35",
+const ROOT_SERVERS: [IpAddr; 28] = [
+    IpAddr::V4(Ipv4Addr::new(198, 41, 0, 4)),     // 198.41.0.4
+    IpAddr::V4(Ipv4Addr::new(170, 247, 170, 2)),  // 170.247.170.2
+    IpAddr::V4(Ipv4Addr::new(199, 9, 14, 201)),   // 199.9.14.201
+    IpAddr::V4(Ipv4Addr::new(192, 33, 4, 12)),    // 192.33.4.12
+    IpAddr::V4(Ipv4Addr::new(199, 7, 91, 13)),    // 199.7.91.13
+    IpAddr::V4(Ipv4Addr::new(192, 203, 230, 10)), // 192.203.230.10
+    IpAddr::V4(Ipv4Addr::new(192, 5, 5, 241)),    // 192.5.5.241
+    IpAddr::V4(Ipv4Addr::new(192, 112, 36, 4)),   // 192.112.36.4
+    IpAddr::V4(Ipv4Addr::new(198, 97, 190, 53)),  // 198.97.190.53
+    IpAddr::V4(Ipv4Addr::new(192, 36, 148, 17)),  // 192.36.148.17
+    IpAddr::V4(Ipv4Addr::new(192, 58, 128, 30)),  // 192.58.128.30
+    IpAddr::V4(Ipv4Addr::new(193, 0, 14, 129)),   // 193.0.14.129
+    IpAddr::V4(Ipv4Addr::new(199, 7, 83, 42)),    // 199.7.83.42
+    IpAddr::V4(Ipv4Addr::new(202, 12, 27, 33)),   // 202.12.27.33
+    IpAddr::V6(Ipv6Addr::new(
+        0x2001, 0x503, 0xba3e, 0x0, 0x0, 0x0, 0x2, 0x30,
+    )), // 2001:503:ba3e::2:30
+    IpAddr::V6(Ipv6Addr::new(0x2801, 0x1b8, 0x10, 0x0, 0x0, 0x0, 0x0, 0xb)), // 2801:1b8:10::b
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x500, 0x200, 0x0, 0x0, 0x0, 0x0, 0xb)), // 2001:500:200::b
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x500, 0x2, 0x0, 0x0, 0x0, 0x0, 0xc)), // 2001:500:2::c
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x500, 0x2d, 0x0, 0x0, 0x0, 0x0, 0xd)), // 2001:500:2d::d
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x500, 0xa8, 0x0, 0x0, 0x0, 0x0, 0xe)), // 2001:500:a8::e
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x500, 0x2f, 0x0, 0x0, 0x0, 0x0, 0xf)), // 2001:500:2f::f
+    IpAddr::V6(Ipv6Addr::new(
+        0x2001, 0x500, 0x12, 0x0, 0x0, 0x0, 0x0, 0xd0d,
+    )), // 2001:500:12::d0d
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x500, 0x1, 0x0, 0x0, 0x0, 0x0, 0x53)), // 2001:500:1::53
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x7fe, 0x0, 0x0, 0x0, 0x0, 0x0, 0x53)), // 2001:7fe::53
+    IpAddr::V6(Ipv6Addr::new(
+        0x2001, 0x503, 0xc27, 0x0, 0x0, 0x0, 0x2, 0x30,
+    )), // 2001:503:c27::2:30
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x7fd, 0x0, 0x0, 0x0, 0x0, 0x0, 0x1)), // 2001:7fd::1
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x500, 0x9f, 0x0, 0x0, 0x0, 0x0, 0x42)), // 2001:500:9f::42
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0xdc3, 0x0, 0x0, 0x0, 0x0, 0x0, 0x35)), // 2001:dc3::35
 ];
 
 /// Whether `ip` is a root server address.
 pub fn is_root_server(ip: IpAddr) -> bool {
-    ROOT_SERVERS
-        .iter()
-        .any(|s| s.parse::<IpAddr>().is_ok_and(|r| r == ip))
+    ROOT_SERVERS.contains(&ip)
 }
 
 /// The checker, with buffers reused from one message to the next.
 #[derive(Debug, Default)]
 pub struct BailiwickChecker {
     arena: Vec<u8>,
+    /// Message positions of the names decoded so far, with their spans.
+    interned: Vec<(usize, Span)>,
     records: Vec<Rec>,
     chain: Vec<Span>,
     name: NameBuf,
@@ -146,6 +155,7 @@ impl BailiwickChecker {
     /// Starts a response whose question name is at `qname_pos`; false if it cannot be read.
     pub fn start(&mut self, msg: &[u8], qname_pos: usize) -> bool {
         self.arena.clear();
+        self.interned.clear();
         self.records.clear();
         self.chain.clear();
         self.findings.clear();
@@ -160,14 +170,28 @@ impl BailiwickChecker {
     }
 
     fn intern(&mut self, msg: &[u8], pos: usize) -> Option<Span> {
+        // Most names are a bare compression pointer to a name interned already (the question,
+        // an owner): reuse it instead of decoding again.
+        if let (Some(&hi), Some(&lo)) = (msg.get(pos), msg.get(pos + 1)) {
+            if hi & 0xc0 == 0xc0 {
+                let target = usize::from(hi & 0x3f) << 8 | usize::from(lo);
+                if let Some((_, span)) = self.interned.iter().find(|(p, _)| *p == target) {
+                    return Some(*span);
+                }
+            }
+        }
         decode_name(msg, pos, &mut self.name).ok()?;
         let start = self.arena.len();
         self.arena
             .extend(self.name.wire().iter().map(u8::to_ascii_lowercase));
-        Some(Span {
+        let span = Span {
             start,
             len: self.arena.len() - start,
-        })
+        };
+        if self.interned.len() < MAX_INTERNED {
+            self.interned.push((pos, span));
+        }
+        Some(span)
     }
 
     /// Adds a record of the response (OPT included; it is skipped).
@@ -276,7 +300,8 @@ impl BailiwickChecker {
             .map(|r| (r.owner, r.record.name_pos));
         let zone_pos = zone.map(|(_, p)| p);
         let qlabels = label_count(self.bytes(self.question));
-        let from_root = is_root_server(responder);
+        // Asked only when a TLD or root NS record turns up.
+        let from_root = || is_root_server(responder);
         let svcb = self
             .records
             .iter()
@@ -299,9 +324,9 @@ impl BailiwickChecker {
                     if !self.above_chain(r.owner) {
                         self.push(BailiwickCheck::UnrelatedAuthority, r.record, zone_pos);
                     } else if r.record.rtype == 2
-                        && !from_root
                         && label_count(self.bytes(r.owner)) <= 1
                         && qlabels >= label_count(self.bytes(r.owner)) + 2
+                        && !from_root()
                     {
                         self.push(BailiwickCheck::ParentNs, r.record, zone_pos);
                     }
@@ -375,6 +400,20 @@ mod tests {
             v.extend_from_slice(l.as_bytes());
         }
         v
+    }
+
+    #[test]
+    fn root_servers_are_known_by_address() {
+        for a in [
+            "198.41.0.4",
+            "170.247.170.2",
+            "202.12.27.33",
+            "2001:503:ba3e::2:30",
+            "2001:dc3::35",
+        ] {
+            assert!(is_root_server(a.parse().unwrap()), "{a}");
+        }
+        assert!(!is_root_server("192.5.6.30".parse().unwrap()));
     }
 
     #[test]

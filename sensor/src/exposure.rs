@@ -193,6 +193,8 @@ pub struct Queriers {
     table: HashMap<IpAddr, QuerierState, RandomState>,
     /// Queries of queriers not followed because the table was full.
     pub dropped: u64,
+    /// Queriers handed on by [`Queriers::take`].
+    taken: usize,
 }
 
 impl std::fmt::Debug for Queriers {
@@ -211,6 +213,7 @@ impl Queriers {
             limits,
             table: HashMap::default(),
             dropped: 0,
+            taken: 0,
         }
     }
 
@@ -223,18 +226,19 @@ impl Queriers {
         self.table.entry(querier).or_default().note(now_ns, q);
     }
 
-    /// Queriers followed.
+    /// Queriers followed (or handed on by [`Queriers::take`]).
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.table.len() + self.taken
     }
 
-    /// Whether no querier is followed.
+    /// Whether no querier is followed (nor was handed on).
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len() == 0
     }
 
     /// Every querier's state, taken (the table is left empty).
     pub fn take(&mut self) -> Vec<(IpAddr, QuerierState)> {
+        self.taken += self.table.len();
         self.table.drain().collect()
     }
 }
