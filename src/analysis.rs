@@ -101,7 +101,7 @@ pub fn resolvers(args: &ResolversArgs) -> Result<()> {
             "iterative",
             "ports",
             "txids",
-            "seq",
+            "txid_hi",
             "0x20",
             "cookies",
             "birthday"
@@ -115,7 +115,7 @@ pub fn resolvers(args: &ResolversArgs) -> Result<()> {
                 r.iterative,
                 r.distinct_ports,
                 r.distinct_txids,
-                r.sequential_txids,
+                r.txid_high_bytes,
                 r.mixed_case,
                 r.cookies,
                 r.concurrent_duplicates

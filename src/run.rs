@@ -122,6 +122,9 @@ fn print_stats(
     }
 }
 
+/// One worker's querier states.
+type ExposureSnapshot = Vec<(std::net::IpAddr, sensor::exposure::QuerierState)>;
+
 /// The analysis stage of `dnsward run`: picks the wanted raw answers in capture order, builds
 /// their observations and hands them, in batches, to the analysis thread.
 struct Analysis {
@@ -131,18 +134,30 @@ struct Analysis {
     scratch: sensor::pipeline::AnswerScratch,
     merger: Merger<sensor::pipeline::RawAnswer>,
     sensor_id: String,
-    /// Every worker's view of the queriers, merged (they come with each worker's last output).
-    exposure: std::collections::BTreeMap<std::net::IpAddr, sensor::exposure::QuerierState>,
+    /// Every worker's latest view of the queriers (each snapshot replaces the worker's last),
+    /// and whether it is newer than the last report sent.
+    exposure: Vec<(ExposureSnapshot, bool)>,
     /// Packet time of the latest answer released, for the exposure report's time.
     last_ns: u64,
 }
 
 impl Analysis {
-    /// Merges one worker's querier states.
-    fn exposure(&mut self, states: Vec<(std::net::IpAddr, sensor::exposure::QuerierState)>) {
-        for (ip, state) in states {
-            self.exposure.entry(ip).or_default().merge(&state);
+    /// Keeps a worker's latest querier snapshot; once every worker has sent a newer one than
+    /// the last report (live capture), reports the merged view.
+    fn exposure(&mut self, worker: usize, states: ExposureSnapshot) -> Result<()> {
+        if states.is_empty() {
+            return Ok(());
         }
+        if let Some(slot) = self.exposure.get_mut(worker) {
+            *slot = (states, true);
+        }
+        if self.exposure.iter().all(|(_, fresh)| *fresh) {
+            for (_, fresh) in &mut self.exposure {
+                *fresh = false;
+            }
+            self.send_exposure()?;
+        }
+        Ok(())
     }
 
     /// Takes one worker output's raw answers; sends what is now in order.
@@ -167,7 +182,11 @@ impl Analysis {
         self.merger
             .finish(|raw| admit(filter, scratch, sensor_id, &raw, &mut ready));
         self.send(ready)?;
-        self.send_exposure()
+        // The workers' last snapshots, unless every one was reported already.
+        if self.exposure.iter().any(|(_, fresh)| *fresh) {
+            self.send_exposure()?;
+        }
+        Ok(())
     }
 
     fn send(&mut self, ready: Vec<schemas::Observation>) -> Result<()> {
@@ -185,9 +204,19 @@ impl Analysis {
         Ok(())
     }
 
-    /// Hands the merged exposure of every querier to the analysis thread (at the end).
+    /// Hands the merged exposure of every querier (the workers' latest snapshots) to the
+    /// analysis thread.
     fn send_exposure(&mut self) -> Result<()> {
-        let reports: Vec<schemas::ResolverExposure> = std::mem::take(&mut self.exposure)
+        let mut merged: std::collections::BTreeMap<
+            std::net::IpAddr,
+            sensor::exposure::QuerierState,
+        > = std::collections::BTreeMap::new();
+        for (states, _) in &self.exposure {
+            for (ip, state) in states {
+                merged.entry(*ip).or_default().merge(state);
+            }
+        }
+        let reports: Vec<schemas::ResolverExposure> = merged
             .into_iter()
             .map(|(ip, state)| state.report(ip))
             .collect();
@@ -327,7 +356,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             scratch: sensor::pipeline::AnswerScratch::default(),
             merger: Merger::new(sensor_config.workers.max(1)),
             sensor_id: sensor_config.sensor_id.clone(),
-            exposure: std::collections::BTreeMap::new(),
+            exposure: vec![(Vec::new(), false); sensor_config.workers.max(1)],
             last_ns: 0,
         })
     };
@@ -369,7 +398,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 if let Some(a) = analysis.as_mut() {
                     let answers = std::mem::take(&mut output.answers);
                     a.push(output.worker, output.watermark, answers)?;
-                    a.exposure(std::mem::take(&mut output.exposure));
+                    a.exposure(output.worker, std::mem::take(&mut output.exposure))?;
                 }
                 merger.push(&mut output, |obs| emit.write(&obs));
                 if let Some((tx, _)) = &store {

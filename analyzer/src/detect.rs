@@ -1539,7 +1539,10 @@ impl Analyzer {
             }
             let q = r.queries;
             let few_ports = r.distinct_ports <= 10;
-            let predictable = r.sequential_txids.saturating_mul(2) > q
+            // Random ids spread their high byte over about 256 (1 - e^(-q/256)) values;
+            // sequential or small-range ids over a handful.
+            let expected_high = 256.0 * (1.0 - (-(q as f64) / 256.0).exp());
+            let predictable = (r.txid_high_bytes as f64) * 4.0 < expected_high
                 || r.distinct_txids.saturating_mul(4) < q.min(4096);
             if !few_ports && !predictable {
                 continue;
@@ -1553,8 +1556,8 @@ impl Analyzer {
             }
             if predictable {
                 reasons.push(format!(
-                    "transaction ids: {} distinct in {q} queries, {} within 16 of the previous one",
-                    r.distinct_txids, r.sequential_txids
+                    "transaction ids: {} distinct in {q} queries, their high byte taking {} values where random ids would take about {expected_high:.0}",
+                    r.distinct_txids, r.txid_high_bytes
                 ));
             }
             reasons.push(format!(

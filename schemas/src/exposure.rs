@@ -27,8 +27,10 @@ pub struct ResolverExposure {
     pub distinct_ports: u64,
     /// Distinct transaction ids, estimated likewise.
     pub distinct_txids: u64,
-    /// Queries whose transaction id is the previous one plus 1 to 16.
-    pub sequential_txids: u64,
+    /// Distinct values of the transaction id's high byte, of 256: sequential or small-range ids
+    /// use a handful, random ones nearly `256 (1 - e^(-queries/256))` (exact; merges across
+    /// workers, unlike a count of sequential ids).
+    pub txid_high_bytes: u64,
     /// Queries whose name holds letters (0x20 can only vary those).
     pub with_letters: u64,
     /// Of which in mixed case (0x20 encoding in use).

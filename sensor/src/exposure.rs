@@ -2,7 +2,8 @@
 //!
 //! [`Queriers`] counts, for every address that sends standard queries, the spread of its source
 //! ports and transaction ids (distinct values estimated by linear counting over 4,096-bit maps,
-//! which workers merge by OR), sequential transaction ids, 0x20 (mixed case), EDNS and cookie
+//! which workers merge by OR), the spread of the transaction ids' high byte (sequential ids
+//! share a few), 0x20 (mixed case), EDNS and cookie
 //! use, and identical questions sent while one is still outstanding (birthday exposure). Workers
 //! see only the queriers' flows hashed to them; the binary merges their tables at the end
 //! ([`QuerierState::merge`]) and the analyzer judges the merged reports.
@@ -89,8 +90,8 @@ pub struct QuerierState {
     iterative: u64,
     ports: ValueMap,
     txids: ValueMap,
-    last_txid: Option<u16>,
-    sequential: u64,
+    /// Which high bytes of the transaction id were seen.
+    high_bytes: [u64; 4],
     with_letters: u64,
     mixed_case: u64,
     edns: u64,
@@ -129,13 +130,10 @@ impl QuerierState {
         self.iterative += u64::from(!q.rd);
         self.ports.insert(q.port);
         self.txids.insert(q.txid);
-        if self
-            .last_txid
-            .is_some_and(|t| (1..=16).contains(&q.txid.wrapping_sub(t)))
-        {
-            self.sequential += 1;
+        let high = usize::from(q.txid >> 8);
+        if let Some(w) = self.high_bytes.get_mut(high / 64) {
+            *w |= 1 << (high % 64);
         }
-        self.last_txid = Some(q.txid);
         self.with_letters += u64::from(q.letters);
         self.mixed_case += u64::from(q.mixed_case);
         self.edns += u64::from(q.edns);
@@ -158,7 +156,9 @@ impl QuerierState {
         self.iterative += o.iterative;
         self.ports.merge(&o.ports);
         self.txids.merge(&o.txids);
-        self.sequential += o.sequential;
+        for (a, b) in self.high_bytes.iter_mut().zip(o.high_bytes.iter()) {
+            *a |= b;
+        }
         self.with_letters += o.with_letters;
         self.mixed_case += o.mixed_case;
         self.edns += o.edns;
@@ -176,7 +176,11 @@ impl QuerierState {
             iterative: self.iterative,
             distinct_ports: self.ports.estimate().min(self.queries),
             distinct_txids: self.txids.estimate().min(self.queries),
-            sequential_txids: self.sequential,
+            txid_high_bytes: self
+                .high_bytes
+                .iter()
+                .map(|w| u64::from(w.count_ones()))
+                .sum(),
             with_letters: self.with_letters,
             mixed_case: self.mixed_case,
             edns: self.edns,
@@ -236,6 +240,11 @@ impl Queriers {
         self.len() == 0
     }
 
+    /// Every querier's state so far, copied (the table keeps counting).
+    pub fn snapshot(&self) -> Vec<(IpAddr, QuerierState)> {
+        self.table.iter().map(|(ip, s)| (*ip, s.clone())).collect()
+    }
+
     /// Every querier's state, taken (the table is left empty).
     pub fn take(&mut self) -> Vec<(IpAddr, QuerierState)> {
         self.taken += self.table.len();
@@ -262,6 +271,7 @@ mod tests {
 
     #[test]
     fn a_fixed_port_and_sequential_txids_show() {
+        // Sequential ids from 1000 to 1199 have high bytes 3 and 4 only.
         let mut t = Queriers::new(QuerierLimits::default());
         let ip: IpAddr = "10.0.1.53".parse().unwrap();
         for i in 0..200u16 {
@@ -271,7 +281,7 @@ mod tests {
         let r = s.report(ip);
         assert_eq!(r.queries, 200);
         assert_eq!(r.distinct_ports, 1);
-        assert_eq!(r.sequential_txids, 199);
+        assert_eq!(r.txid_high_bytes, 2);
         // 200 distinct values in 4,096 bits: within a few of the truth.
         assert!((190..=210).contains(&r.distinct_txids), "{r:?}");
         assert!(r.is_iterative());

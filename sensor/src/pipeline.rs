@@ -119,10 +119,15 @@ pub struct WorkerOutput {
     pub tuples: Vec<PdnsTuple>,
     /// Raw answers (with [`SensorConfig::observe_answers`]), with the frame's sequence number.
     pub answers: Vec<(u64, RawAnswer)>,
-    /// The worker's view of every querier's exposure ([`crate::exposure`]), in its last output
-    /// only (merge them with [`QuerierState::merge`]).
+    /// The worker's view of every querier's exposure so far ([`crate::exposure`]): in its last
+    /// output, and during live capture every [`EXPOSURE_INTERVAL_NS`] of packet time. Each
+    /// replaces the worker's previous one; merge the latest of every worker with
+    /// [`QuerierState::merge`].
     pub exposure: Vec<(IpAddr, QuerierState)>,
 }
+
+/// Packet time between two exposure snapshots of a worker during live capture, ns.
+pub const EXPOSURE_INTERVAL_NS: u64 = 600 * 1_000_000_000;
 
 /// One response worth analysing, as received: the message bytes and where they came from.
 ///
@@ -671,6 +676,8 @@ pub struct Decoder {
     responders: Responders,
     breaks: Vec<FingerprintBreak>,
     queriers: Queriers,
+    /// Packet time of the last exposure snapshot (live capture).
+    last_exposure_ns: u64,
     /// Responder → packet time its out-of-zone glue was last handed on.
     glue_reported: std::collections::HashMap<IpAddr, u64, ahash::RandomState>,
 }
@@ -773,6 +780,7 @@ impl Decoder {
             bailiwick: BailiwickChecker::default(),
             breaks: Vec::new(),
             glue_reported: std::collections::HashMap::default(),
+            last_exposure_ns: 0,
         }
     }
 
@@ -810,6 +818,15 @@ impl Decoder {
                 last_time_ns = slot.time_ns;
             }
             output.answers = self.answers.take();
+            if self.live && last_time_ns > 0 {
+                if self.last_exposure_ns == 0 {
+                    self.last_exposure_ns = last_time_ns;
+                } else if last_time_ns.saturating_sub(self.last_exposure_ns) >= EXPOSURE_INTERVAL_NS
+                {
+                    self.last_exposure_ns = last_time_ns;
+                    output.exposure = self.queriers.snapshot();
+                }
+            }
             if !batch.slots.is_empty() {
                 let per_frame = started.elapsed().as_nanos() as u64 / batch.slots.len() as u64;
                 let _ = self.stats.decode_ns_per_frame.record(per_frame.max(1));
