@@ -656,6 +656,11 @@ pub struct Analyzer {
     asn: Option<Arc<dyn AsLookup>>,
     dirty: BTreeSet<(String, u16)>,
     dirty_episodes: BTreeSet<EpisodeKey>,
+    /// Whether updates that notify no sink are left out of `out` (see
+    /// [`Analyzer::set_lazy_updates`]).
+    lazy_updates: bool,
+    /// Episodes updated without notification since the last [`Analyzer::take_stale_alerts`].
+    stale_alerts: BTreeSet<EpisodeKey>,
     closed_episodes: Vec<String>,
     new_learnt: Vec<(String, WatchReason)>,
     now_ns: u64,
@@ -689,6 +694,8 @@ impl Analyzer {
             asn,
             dirty: BTreeSet::new(),
             dirty_episodes: BTreeSet::new(),
+            lazy_updates: false,
+            stale_alerts: BTreeSet::new(),
             closed_episodes: Vec::new(),
             new_learnt: Vec::new(),
             now_ns: 0,
@@ -904,6 +911,27 @@ impl Analyzer {
             ),
             Novelty::Known | Novelty::SamePrefix => (0, String::new()),
         }
+    }
+
+    /// With `lazy`, updates that notify no sink (an open alert counting one more response) are
+    /// not appended to `out` by [`Analyzer::process`]; their alerts are built once, by
+    /// [`Analyzer::take_stale_alerts`], instead of once per packet of a flood.
+    pub fn set_lazy_updates(&mut self, lazy: bool) {
+        self.lazy_updates = lazy;
+    }
+
+    /// The current state of every alert updated without notification since the last call
+    /// (with [`Analyzer::set_lazy_updates`]).
+    pub fn take_stale_alerts(&mut self) -> Vec<Alert> {
+        let stale = std::mem::take(&mut self.stale_alerts);
+        stale
+            .iter()
+            .filter_map(|k| {
+                self.episodes
+                    .get(k)
+                    .map(|e| self.to_alert(e, AlertAction::Escalated))
+            })
+            .collect()
     }
 
     /// Processes one observation; alerts that changed are appended to `out`.
@@ -1901,11 +1929,18 @@ impl Analyzer {
             (EpisodeStatus::Open, Some(s)) if severity > s => (AlertAction::Escalated, true),
             (EpisodeStatus::Open, Some(_)) => (AlertAction::Escalated, false),
         };
+        self.dirty_episodes.insert(ekey.clone());
+        if !notify && self.lazy_updates {
+            // A flood updates its alert once per packet; build it once per batch instead
+            // (take_stale_alerts).
+            self.stale_alerts.insert(ekey.clone());
+            return;
+        }
+        self.stale_alerts.remove(ekey);
         let alert = self.to_alert(e, action);
         if notify {
             self.stats.alerts_notified += 1;
         }
-        self.dirty_episodes.insert(ekey.clone());
         out.push(AlertUpdate { alert, notify });
         if let Some(e) = self.episodes.get_mut(ekey) {
             if notify {
@@ -1922,11 +1957,15 @@ impl Analyzer {
             _ => e.last_ns,
         };
         let observed: Vec<RdataInfo> = e.observed.values().cloned().collect();
+        // Episodes keyed by an address (bursts, responders, resolvers) have no record type.
+        let subject = if e.rtype == 0 {
+            e.name.clone()
+        } else {
+            format!("{} {rtype}", e.name)
+        };
         let reason = format!(
-            "{}: {} {} {} at {}{}",
+            "{}: {subject} {} at {}{}",
             e.detector.name(),
-            e.name,
-            rtype,
             observed
                 .iter()
                 .map(|o| o.data.as_str())

@@ -114,6 +114,9 @@ impl State {
     /// Stores the latest state of every alert updated since the last call, in one batch (a
     /// flood updates one alert per packet; the store needs its state once per batch).
     fn write_pending(&mut self) -> Result<(), Error> {
+        for alert in self.analyzer.take_stale_alerts() {
+            self.pending.insert(alert.event.id.clone(), alert);
+        }
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -184,6 +187,7 @@ impl AnalysisThread {
         options: AnalysisOptions,
         input: Receiver<AnalysisInput>,
     ) -> Result<AnalysisThread, Error> {
+        analyzer.set_lazy_updates(true);
         if let Some(s) = &store {
             let baselines = s.load_baselines()?;
             let learnt = s.load_learnt()?;

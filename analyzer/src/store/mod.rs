@@ -121,9 +121,17 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Memtable memory of all column families together: beyond it RocksDB flushes the largest
+/// memtable (without it, eight column families could hold 64 MB × 2 each, 1 GiB, under a
+/// flood that rewrites the same alert or adds unique records).
+const MEMTABLE_BUDGET_BYTES: usize = 128 << 20;
+
+/// Options for the database and for each column family (the database-wide fields, like the
+/// memtable budget, only count where the database is opened).
 fn column_family_options() -> Options {
     let mut options = Options::default();
     options.set_compression_type(DBCompressionType::Lz4);
+    options.set_db_write_buffer_size(MEMTABLE_BUDGET_BYTES);
     options
 }
 
