@@ -3,7 +3,9 @@
 //!
 //! Observations arrive as [`AnalysisInput::Observations`] on a bounded crossbeam channel (the binary sends
 //! them in the order the sensor's merger releases them, so results do not depend on thread
-//! scheduling). Alert states are written to the store once per batch (the latest of each);
+//! scheduling). Alert states are written to the store at the end of a batch in which one was
+//! opened, escalated or closed, else at most once a second of packet time (the latest of each:
+//! a flood updates its alert once per packet);
 //! baselines, learnt
 //! targets and the state of open episodes every [`AnalysisOptions::checkpoint_secs`] of packet
 //! time and at the end, and loaded again when the next run starts. When every
@@ -33,6 +35,9 @@ pub enum AnalysisInput {
         reports: Vec<ResolverExposure>,
     },
 }
+
+/// Packet time between two stores of alerts whose sinks were not notified, ns.
+const ALERT_WRITE_NS: u64 = 1_000_000_000;
 
 /// How the thread saves its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,12 +87,15 @@ struct State {
     options: AnalysisOptions,
     last_checkpoint_ns: u64,
     updates: Vec<AlertUpdate>,
-    /// Latest state of alerts updated in the current batch, by id.
+    /// Packet time alert states were last stored.
+    last_alert_write_ns: u64,
+    /// Latest state of alerts updated since they were last stored, by id.
     pending: std::collections::BTreeMap<String, schemas::alert::Alert>,
 }
 
 impl State {
     fn handle(&mut self, batch: &[Observation]) -> Result<(), Error> {
+        let notified_before = self.analyzer.stats.alerts_notified;
         for obs in batch {
             self.analyzer.process(obs, &mut self.updates);
             self.flush_updates()?;
@@ -97,7 +105,16 @@ impl State {
                 self.checkpoint()?;
             }
         }
-        self.write_pending()
+        // Open alerts that only count more responses (a flood) are stored at most once a
+        // second of packet time; a state change sinks see is stored at once.
+        let now = batch.last().map_or(0, |o| o.time_ns);
+        if self.analyzer.stats.alerts_notified != notified_before
+            || now.saturating_sub(self.last_alert_write_ns) >= ALERT_WRITE_NS
+        {
+            self.last_alert_write_ns = now;
+            self.write_pending()?;
+        }
+        Ok(())
     }
 
     fn resolvers(&mut self, time_ns: u64, reports: &[ResolverExposure]) -> Result<(), Error> {
@@ -202,6 +219,7 @@ impl AnalysisThread {
             options,
             last_checkpoint_ns: 0,
             updates: Vec::new(),
+            last_alert_write_ns: 0,
             pending: std::collections::BTreeMap::new(),
         };
         let handle = std::thread::Builder::new()

@@ -515,6 +515,21 @@ impl Pairing {
             }
         }
         self.stats.queries += 1;
+        // A key reused with another question leaves its old queue item behind, and packet time
+        // that runs backwards stops the front from expiring: keep the queue within twice the
+        // table, dropping the oldest item's query if it is still unanswered.
+        if self.queue.len() >= self.limits.max_entries.saturating_mul(2) {
+            if let Some((_, old_flow, old_txid)) = self.queue.pop_front() {
+                if self
+                    .entries
+                    .get(&(old_flow, old_txid))
+                    .is_some_and(|e| e.answered.is_none())
+                {
+                    self.stats.dropped_table_full += 1;
+                    self.remove(old_flow, old_txid);
+                }
+            }
+        }
         self.queue.push_back((
             now_ns.saturating_add(self.limits.query_timeout_ns),
             flow,
@@ -759,6 +774,21 @@ mod tests {
                 query_frame: 5
             }
         );
+    }
+
+    #[test]
+    fn the_queue_stays_bounded_when_keys_are_reused_and_time_runs_backwards() {
+        let mut p = Pairing::new(PairingLimits {
+            max_entries: 4,
+            ..PairingLimits::default()
+        });
+        let names: [&[u8]; 2] = [b"\x01a\x07example", b"\x01b\x07example"];
+        for i in 0..1_000u64 {
+            let name = names[(i % 2) as usize];
+            p.query(flow(1), 1, &q(name), 1_000_000 - i, i);
+        }
+        assert!(p.queue.len() <= 8, "{}", p.queue.len());
+        assert!(p.entries.len() <= 4);
     }
 
     #[test]
