@@ -489,6 +489,10 @@ fn races_case_mismatches_and_guessed_txids_on_generated_captures() {
         names(&got),
         [("response_race".to_owned(), "high".to_owned())]
     );
+    assert_eq!(
+        reasons(&got[0])[1],
+        "first answer: frame 2, the one 10.0.1.53 likely kept; later answer: frame 3 (this one)"
+    );
 
     // 0x20: the query asks in mixed case, the reply folds it.
     let mut folded = real.clone();
@@ -577,6 +581,49 @@ fn a_resolver_with_a_fixed_port_and_sequential_txids_is_exposed() {
     c.history(60, Reply::real);
     assert_eq!(
         common::alerts(&c.save(dir.path(), "random.pcap")),
+        Vec::<Value>::new()
+    );
+}
+
+#[test]
+fn unsolicited_responses_alert_only_in_bursts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Responses for names the resolver never asked, to the port of a query it just made: a
+    // blind flood at an open port. Ten within 10 s make a burst.
+    let spray = |n: usize| {
+        (0..n)
+            .map(|i| {
+                let mut r = Reply::real(&format!("x{i}.bank.example"));
+                r.question = Some(format!("x{i}.bank.example"));
+                r.txid_offset = 0x4000 + i as u16;
+                r.delay_ns = (30 + i as u64) * MS;
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    let q = "www.bank.example";
+    let mut replies = vec![Reply::real(q)];
+    replies.extend(spray(12));
+    let mut c = Capture::new();
+    c.exchange(q, &replies);
+    let got = common::alerts(&c.save(dir.path(), "burst.pcap"));
+    assert_eq!(
+        names(&got),
+        [("txid_mismatch_burst".to_owned(), "high".to_owned())],
+        "{got:#?}"
+    );
+    assert_eq!(
+        reasons(&got[0])[0],
+        "a burst of responses from 192.0.2.53 that match none of 10.0.1.53's queries"
+    );
+
+    // A few strays are not a burst.
+    let mut replies = vec![Reply::real(q)];
+    replies.extend(spray(3));
+    let mut c = Capture::new();
+    c.exchange(q, &replies);
+    assert_eq!(
+        common::alerts(&c.save(dir.path(), "strays.pcap")),
         Vec::<Value>::new()
     );
 }

@@ -1287,10 +1287,22 @@ impl Analyzer {
                 Detector::ResponseRace,
                 (qname.clone(), qtype),
                 55,
-                vec![format!(
-                    "two different answers from {} to one query of {resolver}: one is likely forged",
-                    obs.src_ip
-                )],
+                vec![
+                    format!(
+                        "two different answers from {} to one query of {resolver}: one is likely forged",
+                        obs.src_ip
+                    ),
+                    // A resolver takes the first answer that matches; the later one is the
+                    // loser of the race (this response).
+                    format!(
+                        "first answer: frame {}, the one {resolver} likely kept; later answer: frame {} (this one)",
+                        obs.pairing
+                            .as_ref()
+                            .and_then(|p| p.first_response_frame)
+                            .map_or_else(|| "?".to_owned(), |f| f.to_string()),
+                        obs.source.frame
+                    ),
+                ],
             ),
             "case_mismatch" => (
                 Detector::CaseMismatch,
