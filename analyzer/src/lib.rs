@@ -64,6 +64,7 @@
 pub mod asn;
 pub mod baseline;
 pub mod detect;
+pub mod dnssec;
 pub mod error;
 pub mod query;
 pub mod runner;

@@ -1,0 +1,405 @@
+//! DNSSEC trust anchors (issue 5, first part): the root's built in, more from a file.
+//!
+//! Validation starts from an anchor: a DS or DNSKEY record the operator trusts without proof.
+//! [`root_anchors`] holds the root zone's key-signing keys KSK-2017 (tag 20326) and KSK-2024
+//! (tag 38696) as the DS records IANA publishes (`root-anchors.xml`, RFC 9718). Private roots
+//! and test set-ups add theirs with [`parse_anchors`], which reads DS and DNSKEY records in
+//! presentation format (RFC 1035 master-file syntax: comments after `;`, records spanning
+//! lines inside parentheses, optional TTL and class), the form `dig` and `dnssec-keygen` print.
+//!
+//! Signature checking, the key cache and the detectors follow; this module only knows anchors
+//! and how to compute a DNSKEY's key tag (RFC 4034 appendix B).
+
+use thiserror::Error;
+
+/// One trust anchor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustAnchor {
+    /// Owner (the zone), canonical: lower case, no trailing dot, `.` for the root.
+    pub zone: String,
+    /// The record.
+    pub record: AnchorRecord,
+}
+
+/// The record of a trust anchor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnchorRecord {
+    /// A delegation signer: the digest of a key of the zone (RFC 4034 section 5).
+    Ds {
+        /// Key tag of the key it names.
+        key_tag: u16,
+        /// The key's algorithm.
+        algorithm: u8,
+        /// Digest type (2: SHA-256, 4: SHA-384).
+        digest_type: u8,
+        /// The digest.
+        digest: Vec<u8>,
+    },
+    /// A key of the zone itself (RFC 4034 section 2).
+    Dnskey {
+        /// Flags (257: a key-signing key, 256: a zone-signing key).
+        flags: u16,
+        /// Protocol, always 3.
+        protocol: u8,
+        /// Algorithm.
+        algorithm: u8,
+        /// The public key.
+        public_key: Vec<u8>,
+    },
+}
+
+impl TrustAnchor {
+    /// The key tag the anchor names (a DS's own field, or computed from a DNSKEY).
+    pub fn key_tag(&self) -> u16 {
+        match &self.record {
+            AnchorRecord::Ds { key_tag, .. } => *key_tag,
+            AnchorRecord::Dnskey {
+                flags,
+                protocol,
+                algorithm,
+                public_key,
+            } => key_tag(*flags, *protocol, *algorithm, public_key),
+        }
+    }
+}
+
+/// The root zone's trust anchors: KSK-2017 and KSK-2024 as IANA's DS records.
+pub fn root_anchors() -> Vec<TrustAnchor> {
+    const ROOT: [(u16, &str); 2] = [
+        (
+            20326,
+            "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D",
+        ),
+        (
+            38696,
+            "683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16",
+        ),
+    ];
+    ROOT.iter()
+        .filter_map(|(tag, hex)| {
+            Some(TrustAnchor {
+                zone: ".".to_owned(),
+                record: AnchorRecord::Ds {
+                    key_tag: *tag,
+                    algorithm: 8,
+                    digest_type: 2,
+                    digest: decode_hex(hex)?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Why an anchor file could not be read.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("line {line}: {reason}")]
+pub struct AnchorError {
+    /// Line (1-based) where the record starts.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Reads DS and DNSKEY records in presentation format; other record types are an error (an
+/// anchor file holds anchors only). Returns them in file order.
+pub fn parse_anchors(text: &str) -> Result<Vec<TrustAnchor>, AnchorError> {
+    let mut anchors = Vec::new();
+    let mut tokens: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split(';').next().unwrap_or("");
+        if depth == 0 {
+            start = i + 1;
+        }
+        for word in line
+            .replace('(', " ( ")
+            .replace(')', " ) ")
+            .split_whitespace()
+        {
+            match word {
+                "(" => depth += 1,
+                ")" => {
+                    depth = depth.checked_sub(1).ok_or_else(|| AnchorError {
+                        line: i + 1,
+                        reason: "')' without '('".to_owned(),
+                    })?
+                }
+                w => tokens.push(w.to_owned()),
+            }
+        }
+        if depth == 0 && !tokens.is_empty() {
+            anchors.push(record(&tokens).map_err(|reason| AnchorError {
+                line: start,
+                reason,
+            })?);
+            tokens.clear();
+        }
+    }
+    if depth > 0 {
+        return Err(AnchorError {
+            line: start,
+            reason: "'(' not closed".to_owned(),
+        });
+    }
+    Ok(anchors)
+}
+
+fn record(tokens: &[String]) -> Result<TrustAnchor, String> {
+    let mut it = tokens.iter().map(String::as_str).peekable();
+    let owner = it.next().ok_or("empty record")?;
+    // Optional TTL and class, in either order (RFC 1035 section 5.1).
+    let mut kind = None;
+    for t in it.by_ref() {
+        let upper = t.to_ascii_uppercase();
+        if t.bytes().all(|b| b.is_ascii_digit()) || upper == "IN" {
+            continue;
+        }
+        kind = Some(upper);
+        break;
+    }
+    let kind = kind.ok_or("no record type")?;
+    let rest: Vec<&str> = it.collect();
+    let number = |i: usize, what: &str| -> Result<u64, String> {
+        rest.get(i)
+            .ok_or(format!("{kind}: no {what}"))?
+            .parse::<u64>()
+            .map_err(|_| format!("{kind}: {what} is not a number"))
+    };
+    let small = |v: u64, max: u64, what: &str| -> Result<u64, String> {
+        if v > max {
+            Err(format!("{kind}: {what} {v} is out of range"))
+        } else {
+            Ok(v)
+        }
+    };
+    let record = match kind.as_str() {
+        "DS" => {
+            let digest = decode_hex(&rest.get(3..).unwrap_or(&[]).concat())
+                .ok_or(format!("{kind}: the digest is not hexadecimal"))?;
+            let digest_type = small(number(2, "digest type")?, 255, "digest type")? as u8;
+            let expected = match digest_type {
+                1 => Some(20),
+                2 => Some(32),
+                4 => Some(48),
+                _ => None,
+            };
+            if digest.is_empty() || expected.is_some_and(|n| n != digest.len()) {
+                return Err(format!(
+                    "DS: a digest of type {digest_type} cannot be {} bytes long",
+                    digest.len()
+                ));
+            }
+            AnchorRecord::Ds {
+                key_tag: small(number(0, "key tag")?, 65_535, "key tag")? as u16,
+                algorithm: small(number(1, "algorithm")?, 255, "algorithm")? as u8,
+                digest_type,
+                digest,
+            }
+        }
+        "DNSKEY" => {
+            let public_key = decode_base64(&rest.get(3..).unwrap_or(&[]).concat())
+                .ok_or("DNSKEY: the public key is not base64")?;
+            let protocol = small(number(1, "protocol")?, 255, "protocol")? as u8;
+            if protocol != 3 {
+                return Err(format!("DNSKEY: protocol {protocol}, not 3"));
+            }
+            if public_key.is_empty() {
+                return Err("DNSKEY: no public key".to_owned());
+            }
+            AnchorRecord::Dnskey {
+                flags: small(number(0, "flags")?, 65_535, "flags")? as u16,
+                protocol,
+                algorithm: small(number(2, "algorithm")?, 255, "algorithm")? as u8,
+                public_key,
+            }
+        }
+        other => return Err(format!("{other} is not an anchor (DS or DNSKEY)")),
+    };
+    Ok(TrustAnchor {
+        zone: canonical_zone(owner),
+        record,
+    })
+}
+
+fn canonical_zone(owner: &str) -> String {
+    let lower = owner.to_ascii_lowercase();
+    match lower.trim_end_matches('.') {
+        "" => ".".to_owned(),
+        z => z.to_owned(),
+    }
+}
+
+/// The key tag of a DNSKEY (RFC 4034 appendix B; algorithm 1 keys use their own rule).
+pub fn key_tag(flags: u16, protocol: u8, algorithm: u8, public_key: &[u8]) -> u16 {
+    if algorithm == 1 {
+        // RSA/MD5: the third- and second-to-last octets of the modulus.
+        let n = public_key.len();
+        let hi = n.checked_sub(3).and_then(|i| public_key.get(i)).copied();
+        let lo = n.checked_sub(2).and_then(|i| public_key.get(i)).copied();
+        return u16::from_be_bytes([hi.unwrap_or(0), lo.unwrap_or(0)]);
+    }
+    let mut rdata = Vec::with_capacity(4 + public_key.len());
+    rdata.extend_from_slice(&flags.to_be_bytes());
+    rdata.push(protocol);
+    rdata.push(algorithm);
+    rdata.extend_from_slice(public_key);
+    let mut sum: u32 = 0;
+    for (i, b) in rdata.iter().enumerate() {
+        sum += if i % 2 == 0 {
+            u32::from(*b) << 8
+        } else {
+            u32::from(*b)
+        };
+    }
+    sum += (sum >> 16) & 0xffff;
+    (sum & 0xffff) as u16
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text.bytes().collect();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let s = std::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(s, 16).ok()
+        })
+        .collect()
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let body = text.trim_end_matches('=');
+    if !text.len().is_multiple_of(4) || text.len() - body.len() > 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for c in body.bytes() {
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// upenn.edu's keys from zeek's dnssec_dnskey.pcap, with the key tags tshark computes.
+    const UPENN_ZSK: &str = "AwEAAagz1Jnnm3p/6PQV64BGyR79bzX/jUFkqISBolBC/MZ7IR/Z/C8IU1+XiU87CRoqmZQZIpD4UsutEADU75ECFqsfsu7o3gaVsoyPA+OKLAaZWBGuDZ/P6BW50MMCJb9Ji0MeIMPbXZ7axL/fl/72LoxyAHpoV90I2Zk2PxknJ6CP";
+    const UPENN_KSK: &str = "AwEAAf02wZZMtQAAAAWfJ/xoQffn17NFJV0Y5s4F3tMdkktC/abDax+SB0MJWRAcznigKoirdVL7ZbVS2DYRoUvJv44VLRtLlbggxDnhpP4fCJ88Yu33/5GFZwmgxco4OA6yxhwEniIveQ5B7LJ0Vh8KyfqU6obu7wFR7pSV1UVybLZfF3n1Kb+6KRWtave5JLbhfYfXYxhUpVWlbeKYmoroO9SHsQaoR3vr7L168MEe4VRE+SKcuNRkzLBG5XQDnImYanv6Pf4tYaNTGYPgkXSVJKeGUdncJOxZ8NrAqOncGDgQML3xALGWHWlrpmeN6EQdf7+qv1vm7uHxN1L0MhS7B4U=";
+
+    #[test]
+    fn the_root_anchors_are_built_in() {
+        let roots = root_anchors();
+        let tags: Vec<u16> = roots.iter().map(TrustAnchor::key_tag).collect();
+        assert_eq!(tags, [20326, 38696]);
+        for r in &roots {
+            assert_eq!(r.zone, ".");
+            let AnchorRecord::Ds {
+                algorithm,
+                digest_type,
+                digest,
+                ..
+            } = &r.record
+            else {
+                panic!("not a DS");
+            };
+            assert_eq!((*algorithm, *digest_type, digest.len()), (8, 2, 32));
+        }
+        // The same records in IANA's presentation form parse to the built-in anchors.
+        let iana =
+            ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n\
+                    .\t172800\tIN\tDS\t38696 8 2 683D2D0ACB8C9B712A1948B27F741219\n\
+                    ; comment\n";
+        let err = parse_anchors(iana).unwrap_err();
+        assert_eq!(err.line, 2, "a truncated digest is refused: {err}");
+        let iana = iana.replace(
+            "683D2D0ACB8C9B712A1948B27F741219\n",
+            "683D2D0ACB8C9B712A1948B27F741219 298D0A450D612C483AF444A4C0FB2B16\n",
+        );
+        assert_eq!(parse_anchors(&iana).unwrap(), roots);
+    }
+
+    #[test]
+    fn dnskey_anchors_in_parentheses_and_their_key_tags() {
+        let (a, b) = UPENN_KSK.split_at(100);
+        let text = format!(
+            "UPenn.EDU. 3600 IN DNSKEY 256 3 5 {UPENN_ZSK}\n\
+             upenn.edu. DNSKEY 257 3 5 ( {a} ; first half\n   {b} ) ; KSK\n"
+        );
+        let anchors = parse_anchors(&text).unwrap();
+        assert_eq!(anchors.len(), 2);
+        assert_eq!(anchors[0].zone, "upenn.edu");
+        assert_eq!(anchors[0].key_tag(), 56805);
+        assert_eq!(anchors[1].key_tag(), 19785);
+        let AnchorRecord::Dnskey {
+            flags, public_key, ..
+        } = &anchors[1].record
+        else {
+            panic!("not a DNSKEY");
+        };
+        assert_eq!((*flags, public_key.len()), (257, 260));
+    }
+
+    #[test]
+    fn bad_anchor_files_say_where_and_why() {
+        let cases = [
+            (
+                "example. IN A 192.0.2.1",
+                1,
+                "A is not an anchor (DS or DNSKEY)",
+            ),
+            (
+                "\nexample. DNSKEY 257 2 8 AwEAAQ==",
+                2,
+                "DNSKEY: protocol 2, not 3",
+            ),
+            (
+                "example. DS 70000 8 2 00",
+                1,
+                "DS: a digest of type 2 cannot be 1 bytes long",
+            ),
+            (
+                "example. DS 1 8 2 ZZ",
+                1,
+                "DS: the digest is not hexadecimal",
+            ),
+            ("example. DNSKEY 257 3 8 (AwEAAQ==", 1, "'(' not closed"),
+            (
+                "example. DNSKEY 257 3 8 A!==",
+                1,
+                "DNSKEY: the public key is not base64",
+            ),
+        ];
+        for (text, line, reason) in cases {
+            assert_eq!(
+                parse_anchors(text),
+                Err(AnchorError {
+                    line,
+                    reason: reason.to_owned()
+                }),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_anchors("; nothing\n\n"), Ok(Vec::new()));
+    }
+}
