@@ -314,6 +314,43 @@ pub fn watch(cmd: &WatchCommand) -> Result<()> {
     Ok(())
 }
 
+/// `dnsward dnssec ...`.
+#[derive(Debug, Subcommand)]
+pub enum DnssecCommand {
+    /// List the trust anchors: the root's built in, then those of the configured files.
+    Anchors {
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Another anchor file (repeatable; added after the configured ones).
+        #[arg(long = "anchors", value_name = "FILE")]
+        anchors: Vec<PathBuf>,
+    },
+}
+
+/// `dnsward dnssec`.
+pub fn dnssec(cmd: &DnssecCommand) -> Result<()> {
+    let DnssecCommand::Anchors { config, anchors } = cmd;
+    let mut config = config::load(config.as_deref())?;
+    config.dnssec.anchors.extend(anchors.iter().cloned());
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for a in config.dnssec.load_anchors()? {
+        let kind = match &a.record {
+            analyzer::dnssec::AnchorRecord::Ds {
+                algorithm,
+                digest_type,
+                ..
+            } => format!("DS     algorithm {algorithm} digest type {digest_type}"),
+            analyzer::dnssec::AnchorRecord::Dnskey {
+                flags, algorithm, ..
+            } => format!("DNSKEY algorithm {algorithm} flags {flags}"),
+        };
+        writeln!(out, "{:<30} tag {:>5}  {kind}", a.zone, a.key_tag())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// `dnsward baseline ...`.
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {

@@ -32,6 +32,34 @@ pub struct Config {
     pub alerts: analyzer::sinks::SinkConfig,
     /// Offline IP-to-AS tables.
     pub asn: AsnConfig,
+    /// DNSSEC validation.
+    pub dnssec: DnssecConfig,
+}
+
+/// DNSSEC settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnssecConfig {
+    /// Trust anchor files (DS or DNSKEY records in presentation format), added to the root's
+    /// built-in anchors (KSK-2017 and KSK-2024).
+    pub anchors: Vec<PathBuf>,
+}
+
+impl DnssecConfig {
+    /// The built-in root anchors, then those of every configured file in order.
+    pub fn load_anchors(&self) -> anyhow::Result<Vec<analyzer::dnssec::TrustAnchor>> {
+        use anyhow::Context as _;
+        let mut anchors = analyzer::dnssec::root_anchors();
+        for path in &self.anchors {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading trust anchors {}", path.display()))?;
+            anchors.extend(
+                analyzer::dnssec::parse_anchors(&text)
+                    .with_context(|| format!("trust anchors {}", path.display()))?,
+            );
+        }
+        Ok(anchors)
+    }
 }
 
 /// Offline IP-to-AS tables (see docs/ip-to-as.md).
@@ -141,6 +169,7 @@ impl Default for Config {
             detect: analyzer::detect::DetectConfig::default(),
             alerts: analyzer::sinks::SinkConfig::default(),
             asn: AsnConfig::default(),
+            dnssec: DnssecConfig::default(),
         }
     }
 }

@@ -39,6 +39,9 @@ enum Command {
     /// Export, import, inspect or correct baselines.
     #[command(subcommand)]
     Baseline(analysis::BaselineCommand),
+    /// DNSSEC trust anchors.
+    #[command(subcommand)]
+    Dnssec(analysis::DnssecCommand),
     /// Print the default configuration as TOML.
     DefaultConfig,
 }
@@ -247,6 +250,7 @@ fn main() {
         Command::Alerts(args) => analysis::alerts(&args),
         Command::Resolvers(args) => analysis::resolvers(&args),
         Command::Watch(cmd) => analysis::watch(&cmd),
+        Command::Dnssec(cmd) => analysis::dnssec(&cmd),
         Command::Baseline(cmd) => analysis::baseline(&cmd),
         Command::DefaultConfig => {
             print!("{}", Config::default().to_toml());
