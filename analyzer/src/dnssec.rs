@@ -7,8 +7,9 @@
 //! presentation format (RFC 1035 master-file syntax: comments after `;`, records spanning
 //! lines inside parentheses, optional TTL and class), the form `dig` and `dnssec-keygen` print.
 //!
-//! Signature checking, the key cache and the detectors follow; this module only knows anchors
-//! and how to compute a DNSKEY's key tag (RFC 4034 appendix B).
+//! Signature checking, the key cache and the detectors follow; this module knows anchors, how to
+//! compute a DNSKEY's key tag (RFC 4034 appendix B) and whether a DS names a DNSKEY
+//! ([`ds_covers`], through hickory-proto's digests).
 
 use thiserror::Error;
 
@@ -256,6 +257,55 @@ pub fn key_tag(flags: u16, protocol: u8, algorithm: u8, public_key: &[u8]) -> u1
     (sum & 0xffff) as u16
 }
 
+/// Whether a DS record names a DNSKEY of `zone` (RFC 4034 section 5.1.4): same key tag and
+/// algorithm, and the digest over the owner (lower case, uncompressed) and the DNSKEY rdata.
+/// `None` when `ds` is not a DS, `key` not a DNSKEY, the zone name cannot be encoded, or the
+/// digest type is not one hickory-proto computes (SHA-1, SHA-256, SHA-384).
+pub fn ds_covers(zone: &str, ds: &AnchorRecord, key: &AnchorRecord) -> Option<bool> {
+    use hickory_proto::dnssec::{crypto::Digest, DigestType};
+    let (
+        AnchorRecord::Ds {
+            key_tag: ds_tag,
+            algorithm: ds_algorithm,
+            digest_type,
+            digest,
+        },
+        AnchorRecord::Dnskey {
+            flags,
+            protocol,
+            algorithm,
+            public_key,
+        },
+    ) = (ds, key)
+    else {
+        return None;
+    };
+    let kind = DigestType::from(*digest_type);
+    if !matches!(
+        kind,
+        DigestType::SHA1 | DigestType::SHA256 | DigestType::SHA384
+    ) {
+        return None;
+    }
+    let mut data = Vec::with_capacity(zone.len() + 6 + public_key.len());
+    for label in zone.split('.').filter(|l| !l.is_empty()) {
+        let len = u8::try_from(label.len()).ok().filter(|l| *l <= 63)?;
+        data.push(len);
+        data.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
+    }
+    data.push(0);
+    data.extend_from_slice(&flags.to_be_bytes());
+    data.push(*protocol);
+    data.push(*algorithm);
+    data.extend_from_slice(public_key);
+    let computed = Digest::new(&data, kind).ok()?;
+    Some(
+        *ds_tag == key_tag(*flags, *protocol, *algorithm, public_key)
+            && ds_algorithm == algorithm
+            && computed.as_ref() == digest.as_slice(),
+    )
+}
+
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = text.bytes().collect();
     if !digits.len().is_multiple_of(2) {
@@ -337,6 +387,33 @@ mod tests {
             "683D2D0ACB8C9B712A1948B27F741219 298D0A450D612C483AF444A4C0FB2B16\n",
         );
         assert_eq!(parse_anchors(&iana).unwrap(), roots);
+    }
+
+    /// The root's key-signing keys as the root zone publishes them.
+    const ROOT_KSK_2017: &str = "AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU=";
+    const ROOT_KSK_2024: &str = "AwEAAa96jeuknZlaeSrvyAJj6ZHv28hhOKkx3rLGXVaC6rXTsDc449/cidltpkyGwCJNnOAlFNKF2jBosZBU5eeHspaQWOmOElZsjICMQMC3aeHbGiShvZsx4wMYSjH8e7Vrhbu6irwCzVBApESjbUdpWWmEnhathWu1jo+siFUiRAAxm9qyJNg/wOZqqzL/dL/q8PkcRU5oUKEpUge71M3ej2/7CPqpdVwuMoTvoB+ZOT4YeGyxMvHmbrxlFzGOHOijtzN+u1TQNatX2XBuzZNQ1K+s2CXkPIZo7s6JgZyvaBevYtxPvYLw4z9mR7K2vaF18UYH9Z9GNUUeayffKC73PYc=";
+
+    #[test]
+    fn the_built_in_ds_anchors_name_the_root_keys() {
+        let keys = parse_anchors(&format!(
+            ". IN DNSKEY 257 3 8 {ROOT_KSK_2017}\n. IN DNSKEY 257 3 8 {ROOT_KSK_2024}\n"
+        ))
+        .unwrap();
+        let roots = root_anchors();
+        for (ds, key) in roots.iter().zip(&keys) {
+            assert_eq!(key.key_tag(), ds.key_tag());
+            assert_eq!(ds_covers(".", &ds.record, &key.record), Some(true));
+        }
+        // Crossed over, or for another owner, they do not match.
+        assert_eq!(
+            ds_covers(".", &roots[0].record, &keys[1].record),
+            Some(false)
+        );
+        assert_eq!(
+            ds_covers("com", &roots[0].record, &keys[0].record),
+            Some(false)
+        );
+        assert_eq!(ds_covers(".", &keys[0].record, &keys[0].record), None);
     }
 
     #[test]
