@@ -306,6 +306,144 @@ pub fn ds_covers(zone: &str, ds: &AnchorRecord, key: &AnchorRecord) -> Option<bo
     )
 }
 
+/// What checking one RRSIG of a message against the keys in it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureCheck {
+    /// Owner of the signed rrset, canonical.
+    pub owner: String,
+    /// Type the signature covers.
+    pub type_covered: u16,
+    /// Key tag the signature names.
+    pub key_tag: u16,
+    /// Signer, canonical.
+    pub signer: String,
+    /// Validity window, seconds since the epoch (serial-number arithmetic aside).
+    pub inception: u32,
+    /// End of the validity window.
+    pub expiration: u32,
+    /// The outcome.
+    pub outcome: SignatureOutcome,
+}
+
+/// The outcome of one signature check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureOutcome {
+    /// A DNSKEY of the signer with the named tag verifies it.
+    Valid,
+    /// The signer's keys with the named tag are present and none verifies it.
+    Invalid,
+    /// No DNSKEY of the signer with that tag is in the message.
+    NoKey,
+    /// The algorithm, or an RSA key under 2,048 bits, is beyond what the verifier (ring through
+    /// hickory-proto) checks: indeterminate, never bogus.
+    Unsupported,
+}
+
+/// Bits of an RSA public key in DNSKEY form (RFC 3110: exponent length, exponent, modulus).
+fn rsa_modulus_bits(key: &[u8]) -> Option<usize> {
+    let (&first, rest) = key.split_first()?;
+    let (exp_len, rest) = if first == 0 {
+        let (hi, rest) = rest.split_first()?;
+        let (lo, rest) = rest.split_first()?;
+        (usize::from(u16::from_be_bytes([*hi, *lo])), rest)
+    } else {
+        (usize::from(first), rest)
+    };
+    let modulus = rest.get(exp_len..)?;
+    let lead = modulus.iter().position(|b| *b != 0)?;
+    let bytes = modulus.get(lead..)?;
+    Some(bytes.len() * 8 - bytes.first()?.leading_zeros() as usize)
+}
+
+/// Checks every RRSIG of a DNS message over the records it covers in the same message, against
+/// the DNSKEYs the message carries (a DNSKEY response, or keys given in `keys`). Validity
+/// windows are reported, not judged: the caller compares them with packet time. `None` when
+/// the message cannot be parsed.
+pub fn check_signatures(
+    msg: &[u8],
+    keys: &[hickory_proto::rr::Record],
+) -> Option<Vec<SignatureCheck>> {
+    use hickory_proto::dnssec::rdata::DNSSECRData;
+    use hickory_proto::dnssec::Verifier;
+    use hickory_proto::op::Message;
+    use hickory_proto::rr::RData;
+    let message = Message::from_vec(msg).ok()?;
+    let records: Vec<&hickory_proto::rr::Record> = message
+        .answers
+        .iter()
+        .chain(&message.authorities)
+        .chain(&message.additionals)
+        .collect();
+    let dnskeys: Vec<(
+        &hickory_proto::rr::Name,
+        &hickory_proto::dnssec::rdata::DNSKEY,
+    )> = records
+        .iter()
+        .copied()
+        .chain(keys.iter())
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some((&r.name, k)),
+            _ => None,
+        })
+        .collect();
+    let canonical = |n: &hickory_proto::rr::Name| canonical_zone(&n.to_ascii());
+    let mut out = Vec::new();
+    for r in &records {
+        let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = &r.data else {
+            continue;
+        };
+        let input = sig.input();
+        let covered: Vec<&hickory_proto::rr::Record> = records
+            .iter()
+            .copied()
+            .filter(|c| {
+                c.record_type() == input.type_covered
+                    && c.name == r.name
+                    && c.dns_class == r.dns_class
+            })
+            .collect();
+        let candidates: Vec<_> = dnskeys
+            .iter()
+            .filter(|(n, k)| {
+                **n == input.signer_name && k.calculate_key_tag().ok() == Some(input.key_tag)
+            })
+            .collect();
+        // An RSA key under 2,048 bits, or an algorithm the verifier lacks, cannot be judged
+        // when verification fails: indeterminate, not bogus.
+        let rsa = matches!(u8::from(input.algorithm), 1 | 5 | 7 | 8 | 10);
+        let unjudgeable = !input.algorithm.is_supported()
+            || (rsa
+                && candidates.iter().all(|(_, k)| {
+                    rsa_modulus_bits(hickory_proto::dnssec::PublicKey::public_bytes(
+                        k.public_key(),
+                    ))
+                    .is_none_or(|b| b < 2048)
+                }));
+        let outcome = if candidates.is_empty() {
+            SignatureOutcome::NoKey
+        } else if candidates.iter().any(|(_, k)| {
+            k.verify_rrsig(&r.name, r.dns_class, sig, covered.iter().copied())
+                .is_ok()
+        }) {
+            SignatureOutcome::Valid
+        } else if unjudgeable {
+            SignatureOutcome::Unsupported
+        } else {
+            SignatureOutcome::Invalid
+        };
+        out.push(SignatureCheck {
+            owner: canonical(&r.name),
+            type_covered: u16::from(input.type_covered),
+            key_tag: input.key_tag,
+            signer: canonical(&input.signer_name),
+            inception: input.sig_inception.get(),
+            expiration: input.sig_expiration.get(),
+            outcome,
+        });
+    }
+    Some(out)
+}
+
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = text.bytes().collect();
     if !digits.len().is_multiple_of(2) {
@@ -435,6 +573,24 @@ mod tests {
             panic!("not a DNSKEY");
         };
         assert_eq!((*flags, public_key.len()), (257, 260));
+    }
+
+    #[test]
+    fn rsa_key_sizes() {
+        let keys = parse_anchors(&format!(
+            "a. DNSKEY 256 3 5 {UPENN_ZSK}\nb. DNSKEY 257 3 5 {UPENN_KSK}\n"
+        ))
+        .unwrap();
+        let bits: Vec<Option<usize>> = keys
+            .iter()
+            .map(|k| match &k.record {
+                AnchorRecord::Dnskey { public_key, .. } => rsa_modulus_bits(public_key),
+                AnchorRecord::Ds { .. } => None,
+            })
+            .collect();
+        assert_eq!(bits, [Some(1024), Some(2048)]);
+        assert_eq!(rsa_modulus_bits(&[]), None);
+        assert_eq!(rsa_modulus_bits(&[3, 1, 0]), None);
     }
 
     #[test]
