@@ -326,7 +326,7 @@ pub struct SignatureCheck {
 }
 
 /// The outcome of one signature check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SignatureOutcome {
     /// A DNSKEY of the signer with the named tag verifies it.
     Valid,
@@ -356,18 +356,21 @@ fn rsa_modulus_bits(key: &[u8]) -> Option<usize> {
 }
 
 /// Checks every RRSIG of a DNS message over the records it covers in the same message, against
-/// the DNSKEYs the message carries (a DNSKEY response, or keys given in `keys`). Validity
-/// windows are reported, not judged: the caller compares them with packet time. `None` when
-/// the message cannot be parsed.
-pub fn check_signatures(
-    msg: &[u8],
-    keys: &[hickory_proto::rr::Record],
-) -> Option<Vec<SignatureCheck>> {
+/// the DNSKEYs the message carries and those of `key_messages` (other DNS messages, such as
+/// the DNSKEY responses seen before; unparsable ones are skipped). Validity windows are
+/// reported, not judged: the caller compares them with packet time. `None` when `msg` cannot
+/// be parsed.
+pub fn check_signatures(msg: &[u8], key_messages: &[&[u8]]) -> Option<Vec<SignatureCheck>> {
     use hickory_proto::dnssec::rdata::DNSSECRData;
     use hickory_proto::dnssec::Verifier;
     use hickory_proto::op::Message;
     use hickory_proto::rr::RData;
     let message = Message::from_vec(msg).ok()?;
+    let others: Vec<Message> = key_messages
+        .iter()
+        .filter_map(|m| Message::from_vec(m).ok())
+        .collect();
+    let keys = others.iter().flat_map(|m| m.answers.iter());
     let records: Vec<&hickory_proto::rr::Record> = message
         .answers
         .iter()
@@ -380,7 +383,7 @@ pub fn check_signatures(
     )> = records
         .iter()
         .copied()
-        .chain(keys.iter())
+        .chain(keys)
         .filter_map(|r| match &r.data {
             RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some((&r.name, k)),
             _ => None,
