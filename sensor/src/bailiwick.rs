@@ -194,14 +194,14 @@ impl BailiwickChecker {
         Some(span)
     }
 
-    /// Adds a record of the response (OPT included; it is skipped).
-    pub fn record(&mut self, msg: &[u8], r: &RecordRef) {
+    /// Adds a record of the response (OPT included; it is skipped). Returns its owner name in
+    /// lower-case uncompressed wire form when it was taken, so the caller need not decode it
+    /// again.
+    pub fn record(&mut self, msg: &[u8], r: &RecordRef) -> Option<&[u8]> {
         if r.rtype == 41 || self.records.len() >= MAX_RECORDS {
-            return;
+            return None;
         }
-        let Some(owner) = self.intern(msg, r.name_pos) else {
-            return;
-        };
+        let owner = self.intern(msg, r.name_pos)?;
         // Where the rdata names another name: CNAME, DNAME, NS (whole rdata); MX (after the
         // preference); SRV (after priority, weight and port).
         let target_pos = match r.rtype {
@@ -218,6 +218,7 @@ impl BailiwickChecker {
             owner,
             target,
         });
+        Some(self.bytes(owner))
     }
 
     fn bytes(&self, s: Span) -> &[u8] {
@@ -472,7 +473,7 @@ mod tests {
         assert!(c.start(msg, q.name_pos));
         for e in walker {
             if let Entry::Record(r) = e {
-                c.record(msg, &r);
+                let _ = c.record(msg, &r);
             }
         }
         c

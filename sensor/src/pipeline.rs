@@ -1145,16 +1145,23 @@ impl Decoder {
             let DnsEntry::Record(r) = entry else {
                 continue;
             };
-            if check {
-                self.bailiwick.record(msg, &r);
-            }
             if r.rtype == 41 {
                 edns = Some(r.class);
                 continue;
             }
-            let owner = match crate::dns::decode_name(msg, r.name_pos, &mut self.rdata_name) {
-                Ok(_) => self.rdata_name.wire(),
-                Err(_) => &[],
+            // The bailiwick check decodes the owner (lower case) anyway; decode it here only
+            // when it did not.
+            let interned = if check {
+                self.bailiwick.record(msg, &r)
+            } else {
+                None
+            };
+            let owner = match interned {
+                Some(owner) => owner,
+                None => match crate::dns::decode_name(msg, r.name_pos, &mut self.rdata_name) {
+                    Ok(_) => self.rdata_name.wire(),
+                    Err(_) => &[],
+                },
             };
             let mut h: u64 = 0xcbf2_9ce4_8422_2325;
             let mut eat = |bytes: &[u8], fold_case: bool| {

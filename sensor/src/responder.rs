@@ -358,7 +358,11 @@ impl Responders {
         }
         if let Some(rtt) = traits.rtt_ns {
             p.rtts = p.rtts.saturating_add(1);
-            p.fast_streak = if fast { p.fast_streak + 1 } else { 0 };
+            p.fast_streak = if fast {
+                p.fast_streak.saturating_add(1)
+            } else {
+                0
+            };
             if !fast || p.fast_streak >= KNOWN_COUNT {
                 p.fastest_ns = Some(p.fastest_ns.map_or(rtt, |f| f.min(rtt)));
             }
