@@ -2,7 +2,8 @@
 # Installs the system packages dnsward needs to build and run on Debian 12 (run as root, or with
 # sudo available). Idempotent.
 set -euo pipefail
-packages=(build-essential pkg-config libpcap-dev libclang-dev)
+# bind9-utils: dnssec-keygen and dnssec-signzone, which the DNSSEC tests sign their zones with.
+packages=(build-essential pkg-config libpcap-dev libclang-dev bind9-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
