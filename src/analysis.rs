@@ -34,7 +34,9 @@ pub fn load_asn(config: &Config) -> Result<Option<Arc<dyn AsLookup>>> {
 
 /// The analyzer `config` describes (history is loaded by the analysis thread).
 pub fn build_analyzer(config: &Config) -> Result<Analyzer> {
-    Ok(Analyzer::new(config.analyzer(), load_asn(config)?))
+    let mut settings = config.analyzer();
+    settings.dnssec.anchors = config.dnssec.load_anchors()?;
+    Ok(Analyzer::new(settings, load_asn(config)?))
 }
 
 /// Options of `dnsward alerts`.
@@ -326,11 +328,37 @@ pub enum DnssecCommand {
         #[arg(long = "anchors", value_name = "FILE")]
         anchors: Vec<PathBuf>,
     },
+    /// Preload keys of watched zones into the store: DS or DNSKEY records in presentation
+    /// format, trusted from then on like anchors (for zones whose chain never crosses the
+    /// wire, or to start validating before it does).
+    Import {
+        /// Store directory.
+        #[arg(long, default_value = "dnsward-db")]
+        db: PathBuf,
+        /// The file of DS or DNSKEY records.
+        file: PathBuf,
+    },
+    /// Show what validation knows: validated keys, DS sets, unsigned zones and imported
+    /// anchors, then the outcome of every watched rrset (signed or not, by which key).
+    Show {
+        /// Store directory.
+        #[arg(long, default_value = "dnsward-db")]
+        db: PathBuf,
+        /// Only this name (and zones of this name).
+        name: Option<String>,
+        /// JSON lines (`zone` and `outcome` records) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `dnsward dnssec`.
 pub fn dnssec(cmd: &DnssecCommand) -> Result<()> {
-    let DnssecCommand::Anchors { config, anchors } = cmd;
+    let (config, anchors) = match cmd {
+        DnssecCommand::Anchors { config, anchors } => (config, anchors),
+        DnssecCommand::Import { db, file } => return dnssec_import(db, file),
+        DnssecCommand::Show { db, name, json } => return dnssec_show(db, name.as_deref(), *json),
+    };
     let mut config = config::load(config.as_deref())?;
     config.dnssec.anchors.extend(anchors.iter().cloned());
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -346,6 +374,117 @@ pub fn dnssec(cmd: &DnssecCommand) -> Result<()> {
             } => format!("DNSKEY algorithm {algorithm} flags {flags}"),
         };
         writeln!(out, "{:<30} tag {:>5}  {kind}", a.zone, a.key_tag())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn dnssec_import(db: &Path, file: &Path) -> Result<()> {
+    use analyzer::validate::ZoneState;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let anchors = analyzer::dnssec::parse_anchors(&text)
+        .with_context(|| format!("keys in {}", file.display()))?;
+    let mut by_zone: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for a in &anchors {
+        let record = match &a.record {
+            analyzer::dnssec::AnchorRecord::Ds { .. } => {
+                format!("DS {}", analyzer::validate::ds_summary(&a.record))
+            }
+            analyzer::dnssec::AnchorRecord::Dnskey {
+                flags,
+                protocol,
+                algorithm,
+                public_key,
+            } => format!(
+                "DNSKEY {flags} {protocol} {algorithm} {}",
+                analyzer::validate::encode_base64(public_key)
+            ),
+        };
+        by_zone.entry(a.zone.clone()).or_default().push(record);
+    }
+    let store = Store::open(db).with_context(|| format!("opening store {}", db.display()))?;
+    let (existing, _) = store.load_dnssec()?;
+    let mut states = Vec::new();
+    for (zone, mut records) in by_zone {
+        // Keep anchors imported before for the same zone.
+        if let Some(old) = existing
+            .records
+            .iter()
+            .find(|z| z.kind == "anchor" && z.zone == zone)
+        {
+            records.extend(old.records.iter().cloned());
+        }
+        records.sort();
+        records.dedup();
+        states.push(ZoneState {
+            zone,
+            kind: "anchor".to_owned(),
+            records,
+            since_ns: 0,
+            until: 0,
+            proof: format!("imported from {}", file.display()),
+        });
+    }
+    store.save_dnssec(&states, [])?;
+    store.sync()?;
+    eprintln!(
+        "dnsward: imported {} records for {} zones into {}",
+        anchors.len(),
+        states.len(),
+        db.display()
+    );
+    Ok(())
+}
+
+fn dnssec_show(db: &Path, name: Option<&str>, json: bool) -> Result<()> {
+    let store =
+        Store::open_read_only(db).with_context(|| format!("opening store {}", db.display()))?;
+    let (zones, outcomes) = store.load_dnssec()?;
+    let name = name.map(analyzer::watch::canonical);
+    let wanted = |n: &str| {
+        name.as_deref()
+            .is_none_or(|w| analyzer::validate::encloses(n, w) || n == w)
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for z in zones.records.iter().filter(|z| wanted(&z.zone)) {
+        if json {
+            let mut v = serde_json::to_value(z)?;
+            v["type"] = "zone".into();
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(out, "{:<8} {:<30} {}", z.kind, z.zone, z.proof)?;
+            for r in &z.records {
+                writeln!(out, "         {r}")?;
+            }
+        }
+    }
+    for o in outcomes
+        .records
+        .iter()
+        .filter(|o| name.as_deref().is_none_or(|w| o.name == w))
+    {
+        if json {
+            let mut v = serde_json::to_value(o)?;
+            v["type"] = "outcome".into();
+            writeln!(out, "{v}")?;
+        } else {
+            let key = match (&o.signer, o.key_tag) {
+                (Some(s), Some(t)) => format!(" by {s} key {t}"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{:<13} {:<30} {:<6} {}{key} ({}), frame {} from {}",
+                o.security.name(),
+                o.name,
+                o.rtype,
+                if o.signed { "signed" } else { "unsigned" },
+                o.reason,
+                o.frame,
+                o.responder
+            )?;
+        }
     }
     out.flush()?;
     Ok(())

@@ -43,6 +43,9 @@ pub struct DnssecConfig {
     /// Trust anchor files (DS or DNSKEY records in presentation format), added to the root's
     /// built-in anchors (KSK-2017 and KSK-2024).
     pub anchors: Vec<PathBuf>,
+    /// Zones the operator declares unsigned: their unsigned answers are `insecure`, not
+    /// `indeterminate` (for zones whose DS absence never crosses the wire).
+    pub insecure: Vec<String>,
 }
 
 impl DnssecConfig {
@@ -248,6 +251,10 @@ impl Config {
             watch: self.watch.clone(),
             baseline: self.baseline.clone(),
             detect: self.detect.clone(),
+            dnssec: analyzer::detect::DnssecSettings {
+                anchors: analyzer::dnssec::root_anchors(),
+                insecure_zones: self.dnssec.insecure.clone(),
+            },
         }
     }
 

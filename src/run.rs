@@ -254,7 +254,9 @@ fn admit(
     // Spoofing verdicts (races, 0x20, wrong txids, unsolicited answers) are analysed whatever
     // the name.
     let notable = raw.is_notable();
-    if !notable && !filter.wants(&scratch.qname, qtype, header.ancount > 0) {
+    // A SERVFAIL about a watched name counts like an answer (a validating resolver failing).
+    let answered = header.ancount > 0 || header.rcode() == 2;
+    if !notable && !filter.wants(&scratch.qname, qtype, answered) {
         return;
     }
     if let Some(obs) = raw.observation(sensor_id, scratch) {
@@ -271,6 +273,14 @@ fn print_analysis(err: &mut impl Write, a: &analyzer::runner::AnalysisReport) {
         s.observations, s.watched_rrsets, s.learning, a.baselines, a.learnt_targets,
         s.targets_dropped, s.rrsets_dropped, s.episodes_opened, s.episodes_closed,
         a.open_episodes, s.episodes_dropped, s.episode_entries_dropped, s.alerts_notified, a.sinks.lines, a.sinks.rotations, a.resolvers
+    );
+    let (d, v) = (&s.dnssec, &a.validator);
+    let _ = writeln!(
+        err,
+        "dnssec: secure={} insecure={} bogus={} indeterminate={} held={} held_dropped={} downstream_dropped={} messages={} unparsable={} verifications={} cache_hits={} cache_clears={} keys_trusted={} ds_trusted={} insecure_proofs={} zones_dropped={} names_dropped={}",
+        d.secure, d.insecure, d.bogus, d.indeterminate, d.held, d.held_dropped, d.downstream_dropped,
+        v.messages, v.unparsable, v.verifications, v.cache_hits, v.cache_clears, v.keys_trusted,
+        v.ds_trusted, v.insecure_proofs, v.zones_dropped, v.names_dropped
     );
 }
 

@@ -41,6 +41,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+#[path = "detect_dnssec.rs"]
+mod dnssec_checks;
+use crate::validate::{Validator, ValidatorLimits};
+use dnssec_checks::DnssecState;
+pub use dnssec_checks::{DnssecOutcome, DnssecStats};
+
 /// The detectors, each with a stable snake_case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,11 +81,21 @@ pub enum Detector {
     /// A recursive resolver whose queries are easy to answer blindly (a fixed source port,
     /// predictable transaction ids).
     ResolverExposure,
+    /// A watched rrset (or a watched zone's DS or DNSKEY set) that fails DNSSEC validation.
+    DnssecBogus,
+    /// An unsigned answer, to a DNSSEC (DO) query, for a name known to be signed.
+    DnssecStripped,
+    /// The validated DS or DNSKEY set of a watched zone changed.
+    DnssecKeyChange,
+    /// A validating resolver stopped setting the AD bit for a watched name.
+    DnssecAdLost,
+    /// A validating resolver answers SERVFAIL for a watched name in bursts.
+    DnssecServfailBurst,
 }
 
 impl Detector {
     /// Every detector.
-    pub const ALL: [Detector; 14] = [
+    pub const ALL: [Detector; 19] = [
         Detector::NewRdata,
         Detector::SplitView,
         Detector::TtlAboveAuthoritative,
@@ -94,6 +110,11 @@ impl Detector {
         Detector::ResponderFingerprint,
         Detector::FragmentedResponse,
         Detector::ResolverExposure,
+        Detector::DnssecBogus,
+        Detector::DnssecStripped,
+        Detector::DnssecKeyChange,
+        Detector::DnssecAdLost,
+        Detector::DnssecServfailBurst,
     ];
 
     /// The stable name.
@@ -113,14 +134,24 @@ impl Detector {
             Detector::ResponderFingerprint => "responder_fingerprint",
             Detector::FragmentedResponse => "fragmented_response",
             Detector::ResolverExposure => "resolver_exposure",
+            Detector::DnssecBogus => "dnssec_bogus",
+            Detector::DnssecStripped => "dnssec_stripped",
+            Detector::DnssecKeyChange => "dnssec_key_change",
+            Detector::DnssecAdLost => "dnssec_ad_lost",
+            Detector::DnssecServfailBurst => "dnssec_servfail_burst",
         }
     }
 
     /// `spoofing` for wire-level detectors, `divergence` for history-based ones, `exposure`
-    /// for a resolver's weakness (not an attack).
+    /// for a resolver's weakness (not an attack), `dnssec` for validation.
     pub fn category(self) -> &'static str {
         match self {
             Detector::ResolverExposure => "exposure",
+            Detector::DnssecBogus
+            | Detector::DnssecStripped
+            | Detector::DnssecKeyChange
+            | Detector::DnssecAdLost
+            | Detector::DnssecServfailBurst => "dnssec",
             Detector::TxidMismatchBurst
             | Detector::ResponseRace
             | Detector::CaseMismatch
@@ -194,6 +225,17 @@ pub struct AnalyzerConfig {
     pub baseline: BaselineConfig,
     /// Detector settings.
     pub detect: DetectConfig,
+    /// DNSSEC validation settings.
+    pub dnssec: DnssecSettings,
+}
+
+/// What DNSSEC validation starts from.
+#[derive(Debug, Clone, Default)]
+pub struct DnssecSettings {
+    /// Trust anchors (the root's built-in ones plus the operator's; empty: nothing validates).
+    pub anchors: Vec<crate::dnssec::TrustAnchor>,
+    /// Zones the operator declares unsigned (their answers are insecure, not indeterminate).
+    pub insecure_zones: Vec<String>,
 }
 
 /// Counters, for the stats output.
@@ -224,6 +266,8 @@ pub struct AnalyzerStats {
     /// New rdata, responders or reasons not added to an episode that already held
     /// [`MAX_EPISODE_ENTRIES`] of them (a flood of distinct forged data or sources).
     pub episode_entries_dropped: u64,
+    /// DNSSEC outcomes and drops.
+    pub dnssec: DnssecStats,
 }
 
 /// Most observed rdata, responders and reasons one episode keeps.
@@ -613,7 +657,13 @@ impl AnswerFilter {
     /// Whether a response whose question is `qname` (canonical) and `qtype` is wanted:
     /// with answers, when the name is watched for that type or for CNAME; without (a
     /// referral), when the name is at or below a watched zone other than the root.
+    ///
+    /// DS and DNSKEY responses (answers or denials) are wanted for every name on a watched
+    /// name's DNSSEC chain ([`Watchlist::on_chain`]): they feed the validator.
     pub fn wants(&self, qname: &str, qtype: u16, has_answers: bool) -> bool {
+        if matches!(qtype, 43 | 48) && self.watch.on_chain(qname) {
+            return true;
+        }
         if has_answers {
             self.watch.wants_answer(qname, qtype)
         } else {
@@ -665,6 +715,9 @@ pub struct Analyzer {
     new_learnt: Vec<(String, WatchReason)>,
     now_ns: u64,
     last_sweep_ns: u64,
+    /// The DNSSEC validator (key cache and verdicts).
+    validator: Validator,
+    dnssec: DnssecState,
     /// Counters.
     pub stats: AnalyzerStats,
 }
@@ -683,6 +736,12 @@ impl Analyzer {
     /// An analyzer with no history, looking up origin ASes in `asn` when given.
     pub fn new(config: AnalyzerConfig, asn: Option<Arc<dyn AsLookup>>) -> Analyzer {
         Analyzer {
+            validator: Validator::new(
+                &config.dnssec.anchors,
+                config.dnssec.insecure_zones.iter().cloned(),
+                ValidatorLimits::default(),
+            ),
+            dnssec: DnssecState::default(),
             watch: Watchlist::new(&config.watch),
             config,
             baselines: HashMap::new(),
@@ -943,6 +1002,7 @@ impl Analyzer {
         }
         if obs.flags.qr {
             self.observe_wire(obs, out);
+            self.observe_dnssec(obs, out);
         }
         if !obs.flags.qr
             || obs.opcode != 0
@@ -2216,7 +2276,8 @@ impl Analyzer {
             .episodes
             .iter()
             .filter(|(k, e)| {
-                k.0.category() == "spoofing" && self.now_ns.saturating_sub(e.last_ns) >= quiet
+                matches!(k.0.category(), "spoofing" | "dnssec")
+                    && self.now_ns.saturating_sub(e.last_ns) >= quiet
             })
             .map(|(k, _)| k.clone())
             .collect();

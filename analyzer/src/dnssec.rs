@@ -340,7 +340,7 @@ pub enum SignatureOutcome {
 }
 
 /// Bits of an RSA public key in DNSKEY form (RFC 3110: exponent length, exponent, modulus).
-fn rsa_modulus_bits(key: &[u8]) -> Option<usize> {
+pub(crate) fn rsa_modulus_bits(key: &[u8]) -> Option<usize> {
     let (&first, rest) = key.split_first()?;
     let (exp_len, rest) = if first == 0 {
         let (hi, rest) = rest.split_first()?;
@@ -445,6 +445,29 @@ pub fn check_signatures(msg: &[u8], key_messages: &[&[u8]]) -> Option<Vec<Signat
         });
     }
     Some(out)
+}
+
+/// A signature time (seconds since the epoch) in RRSIG presentation form, `YYYYMMDDHHmmSS`
+/// UTC (RFC 4034 section 3.2).
+pub fn format_sig_time(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rest = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
@@ -576,6 +599,14 @@ mod tests {
             panic!("not a DNSKEY");
         };
         assert_eq!((*flags, public_key.len()), (257, 260));
+    }
+
+    #[test]
+    fn signature_times() {
+        assert_eq!(format_sig_time(0), "19700101000000");
+        assert_eq!(format_sig_time(1_780_272_000), "20260601000000");
+        assert_eq!(format_sig_time(951_782_400 + 3_661), "20000229010101");
+        assert_eq!(format_sig_time(u64::from(u32::MAX)), "21060207062815");
     }
 
     #[test]

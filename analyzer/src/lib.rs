@@ -71,5 +71,6 @@ pub mod runner;
 pub mod sinks;
 pub mod store;
 pub mod watch;
+pub mod validate;
 
 pub use error::Error;

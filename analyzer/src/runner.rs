@@ -71,6 +71,8 @@ pub struct AnalysisReport {
     pub open_episodes: u64,
     /// Resolver exposure reports received (and stored).
     pub resolvers: u64,
+    /// The DNSSEC validator's counters.
+    pub validator: crate::validate::ValidatorStats,
 }
 
 /// The running thread.
@@ -168,7 +170,10 @@ impl State {
         let baselines = self.analyzer.take_dirty_baselines();
         let learnt = self.analyzer.take_new_learnt();
         let (episodes, closed) = self.analyzer.take_episode_changes();
+        let zones = self.analyzer.take_dirty_zones();
+        let outcomes = self.analyzer.take_dirty_dnssec();
         if let Some(store) = &self.store {
+            store.save_dnssec(&zones, &outcomes)?;
             self.report.baselines_saved += store.save_baselines(&baselines)?;
             store.save_learnt(&learnt)?;
             store.save_episodes(&episodes, &closed)?;
@@ -177,6 +182,8 @@ impl State {
     }
 
     fn finish(mut self) -> Result<AnalysisReport, Error> {
+        // Responses still waiting for their keys get the verdict the chain now allows.
+        self.analyzer.flush_dnssec(&mut self.updates);
         self.flush_updates()?;
         self.write_pending()?;
         self.checkpoint()?;
@@ -188,6 +195,7 @@ impl State {
         self.sinks.flush()?;
         self.report.open_episodes = open.len() as u64;
         self.report.analyzer = self.analyzer.stats.clone();
+        self.report.validator = self.analyzer.validator_stats().clone();
         self.report.sinks = self.sinks.stats.clone();
         self.report.baselines = self.analyzer.baselines().len() as u64;
         self.report.learnt_targets = self.analyzer.watchlist().learnt_len() as u64;
@@ -210,6 +218,8 @@ impl AnalysisThread {
             let learnt = s.load_learnt()?;
             analyzer.restore(baselines.records, learnt.records);
             analyzer.restore_episodes(s.load_episodes()?.records);
+            let (zones, outcomes) = s.load_dnssec()?;
+            analyzer.restore_dnssec(zones.records, outcomes.records);
         }
         let mut state = State {
             analyzer,

@@ -170,6 +170,9 @@ pub struct Watchlist {
     zones: HashMap<String, WatchReason>,
     names: HashMap<String, WatchReason>,
     learnt: HashMap<String, WatchReason>,
+    /// Every proper ancestor of a watched zone, name or target: the zones whose DNSKEY and DS
+    /// sets make up their DNSSEC chains.
+    ancestors: std::collections::HashSet<String>,
     follow_targets: bool,
     max_learnt: usize,
     /// Targets not learnt because [`WatchConfig::max_learnt`] was reached.
@@ -208,7 +211,33 @@ impl Watchlist {
         for n in &config.names {
             w.names.insert(canonical(n), WatchReason::ConfiguredName);
         }
+        let all: Vec<String> = w.zones.keys().chain(w.names.keys()).cloned().collect();
+        for n in all {
+            w.add_ancestors(&n);
+        }
         w
+    }
+
+    fn add_ancestors(&mut self, name: &str) {
+        let mut rest = name;
+        while let Some((_, parent)) = rest.split_once('.') {
+            if parent.is_empty() || !self.ancestors.insert(parent.to_owned()) {
+                break;
+            }
+            rest = parent;
+        }
+    }
+
+    /// Whether `name` (canonical) is on the DNSSEC chain of something watched: the root, a
+    /// watched zone or name, one of their ancestors, or a name under a watched zone. Its DS and
+    /// DNSKEY responses feed the validator.
+    pub fn on_chain(&self, name: &str) -> bool {
+        name == "."
+            || self.ancestors.contains(name)
+            || self.names.contains_key(name)
+            || self.learnt.contains_key(name)
+            || self.zones.contains_key(name)
+            || self.covers(name)
     }
 
     /// Whether `(name, rrtype)` is watched; `name` in canonical form.
@@ -284,6 +313,7 @@ impl Watchlist {
             first_seen_ns: time_ns,
         };
         self.learnt.insert(target.to_owned(), reason.clone());
+        self.add_ancestors(target);
         Some(reason)
     }
 
@@ -294,6 +324,7 @@ impl Watchlist {
                 self.learnt_dropped += 1;
                 continue;
             }
+            self.add_ancestors(&name);
             self.learnt.insert(name, reason);
         }
     }

@@ -132,6 +132,7 @@ fn response(
         anomalies: vec![],
         pairing: None,
         findings: Vec::new(),
+        dnssec_message: None,
     }
 }
 

@@ -78,6 +78,52 @@ pub struct Observation {
     /// violations and breaks of the responder's fingerprint (added in v1; left out when empty).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub findings: Vec<WireFinding>,
+    /// The whole DNS message (hex in JSON), for responses that carry DNSSEC records (RRSIG,
+    /// DNSKEY, DS, NSEC or NSEC3), so that the analysis tier can check their signatures over
+    /// the exact wire form (added in v1; left out for every other message).
+    #[serde(skip_serializing_if = "Option::is_none", default, with = "hex_bytes")]
+    pub dnssec_message: Option<Vec<u8>>,
+}
+
+/// Serde of optional bytes as a lower-case hex string.
+mod hex_bytes {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        use std::fmt::Write as _;
+        match bytes {
+            None => s.serialize_none(),
+            Some(b) => {
+                let mut out = String::with_capacity(b.len() * 2);
+                for byte in b {
+                    let _ = write!(out, "{byte:02x}");
+                }
+                s.serialize_str(&out)
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let digit = |c: u8| {
+            char::from(c)
+                .to_digit(16)
+                .and_then(|v| u8::try_from(v).ok())
+        };
+        let mut out = Vec::with_capacity(text.len() / 2);
+        for pair in text.as_bytes().chunks(2) {
+            match pair {
+                [hi, lo] => match (digit(*hi), digit(*lo)) {
+                    (Some(h), Some(l)) => out.push(h << 4 | l),
+                    _ => return Err(D::Error::custom("dnssec_message: not hex")),
+                },
+                _ => return Err(D::Error::custom("dnssec_message: odd number of hex digits")),
+            }
+        }
+        Ok(Some(out))
+    }
 }
 
 /// One finding of a wire-level check on a response.

@@ -199,6 +199,7 @@ pub fn build_observation(
     let mut sections: [Vec<Record>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     let mut edns = None;
     let mut extra = AnomalySet::default();
+    let mut dnssec = false;
     let scan = scan(msg, name, |entry, owner| match entry {
         Entry::Question(q) => questions.push(Question {
             name: dns_name(owner),
@@ -216,6 +217,7 @@ pub fn build_observation(
             }
         }
         Entry::Record(r) => {
+            dnssec |= is_dnssec_type(r.rtype);
             let mut rdata = String::new();
             if let Err(a) = render_rdata(msg, r, rdata_name, false, &mut rdata) {
                 extra.insert(a);
@@ -293,7 +295,14 @@ pub fn build_observation(
         anomalies: anomalies.iter().collect(),
         pairing: None,
         findings: Vec::new(),
+        dnssec_message: (dnssec && h.is_response()).then(|| msg.to_vec()),
     })
+}
+
+/// Whether records of this type are DNSSEC material the analysis tier validates: NSEC (47),
+/// RRSIG (46), DNSKEY (48), DS (43) and NSEC3 (50).
+fn is_dnssec_type(rtype: u16) -> bool {
+    matches!(rtype, 43 | 46 | 47 | 48 | 50)
 }
 
 /// Decodes the OPT pseudo-record (RFC 6891 section 6.1.3); the flag is set when options overrun.

@@ -49,7 +49,8 @@ pub struct SensorConfig {
     /// Build observations of every message (for `--emit`).
     pub emit_observations: bool,
     /// Hand over the raw bytes of answers worth analysing ([`RawAnswer`]): standard-query
-    /// responses with rcode NOERROR and an answer or authority section, not ICMP-quoted. The
+    /// responses with rcode NOERROR and an answer or authority section, or SERVFAIL, not
+    /// ICMP-quoted. The
     /// consumer picks the ones it wants in capture order and builds observations of those
     /// only ([`RawAnswer::observation`]), which is far cheaper than building every one.
     pub observe_answers: bool,
@@ -1309,8 +1310,13 @@ impl Decoder {
         }
         let analysable = self.config.observe_answers
             && header.is_response()
-            && header.flags & 0x780f == 0 // opcode QUERY, rcode NOERROR
-            && (header.ancount > 0 || header.nscount > 0)
+            && header.flags & 0x7800 == 0 // opcode QUERY
+            && match header.flags & 0x000f {
+                // NOERROR with something in it, or SERVFAIL (a validating resolver failing).
+                0 => header.ancount > 0 || header.nscount > 0,
+                2 => true,
+                _ => false,
+            }
             && ctx.transport != Transport::Icmp;
         let notable = self.config.observe_answers
             && header.is_response()

@@ -304,6 +304,7 @@ pub fn sample_observation() -> schemas::Observation {
             expected: Some("ttl 57".to_owned()),
             seen: Some("ttl 64".to_owned()),
         }],
+        dnssec_message: Some(vec![0x12, 0x34, 0xab]),
     }
 }
 

@@ -10,10 +10,15 @@
 //! * `episodes`: key = the alert id → [`Episode`], the state of an open episode (deleted when
 //!   it closes), so a restart continues it.
 //! * `resolvers`: key = the address as text → [`ResolverExposure`], the latest report.
+//! * `dnssec`: key `z` 0x00 kind 0x00 zone → [`ZoneState`] (validated keys and DS sets, proofs
+//!   of unsigned zones, imported anchors); key `r` 0x00 name 0x00 TYPE → [`DnssecOutcome`],
+//!   the validation outcome of a watched rrset.
 
-use super::{Store, CF_ALERTS, CF_BASELINES, CF_EPISODES, CF_RESOLVERS, CF_WATCH};
+use super::{Store, CF_ALERTS, CF_BASELINES, CF_DNSSEC, CF_EPISODES, CF_RESOLVERS, CF_WATCH};
 use crate::baseline::Baseline;
+use crate::detect::DnssecOutcome;
 use crate::detect::Episode;
+use crate::validate::ZoneState;
 use crate::watch::WatchReason;
 use crate::Error;
 use rocksdb::{IteratorMode, WriteBatch};
@@ -64,6 +69,18 @@ pub fn baseline_key(name: &str, rtype: &str) -> Vec<u8> {
     key.extend_from_slice(name.as_bytes());
     key.push(0);
     key.extend_from_slice(rtype.as_bytes());
+    key
+}
+
+/// The key of a DNSSEC entry: a tag byte (`z` zone state, `r` rrset outcome), then two fields
+/// separated by zero bytes.
+fn dnssec_key(tag: u8, a: &str, b: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(a.len() + b.len() + 3);
+    key.push(tag);
+    key.push(0);
+    key.extend_from_slice(a.as_bytes());
+    key.push(0);
+    key.extend_from_slice(b.as_bytes());
     key
 }
 
@@ -205,6 +222,53 @@ impl Store {
     /// Every stored resolver exposure report, by address text.
     pub fn load_resolvers(&self) -> Result<Loaded<ResolverExposure>, Error> {
         self.load_all(CF_RESOLVERS)
+    }
+
+    /// Saves DNSSEC zone states and rrset outcomes (replacing earlier ones of the same key).
+    pub fn save_dnssec<'a>(
+        &self,
+        zones: impl IntoIterator<Item = &'a ZoneState>,
+        outcomes: impl IntoIterator<Item = &'a DnssecOutcome>,
+    ) -> Result<(), Error> {
+        self.writable()?;
+        let cf = self.cf(CF_DNSSEC)?;
+        let mut batch = WriteBatch::default();
+        for z in zones {
+            batch.put_cf(cf, dnssec_key(b'z', &z.kind, &z.zone), encode(z)?);
+        }
+        for o in outcomes {
+            batch.put_cf(cf, dnssec_key(b'r', &o.name, &o.rtype), encode(o)?);
+        }
+        Ok(self.db.write(batch)?)
+    }
+
+    /// Every stored DNSSEC zone state and rrset outcome, in key order.
+    pub fn load_dnssec(&self) -> Result<(Loaded<ZoneState>, Loaded<DnssecOutcome>), Error> {
+        let mut zones = Loaded {
+            records: Vec::new(),
+            damaged: 0,
+        };
+        let mut outcomes = Loaded {
+            records: Vec::new(),
+            damaged: 0,
+        };
+        let Some(handle) = self.db.cf_handle(CF_DNSSEC) else {
+            return Ok((zones, outcomes));
+        };
+        for item in self.db.iterator_cf(handle, IteratorMode::Start) {
+            let (key, value) = item?;
+            match key.first() {
+                Some(b'z') => match decode::<ZoneState>(&value) {
+                    Ok(v) => zones.records.push(v),
+                    Err(_) => zones.damaged += 1,
+                },
+                _ => match decode::<DnssecOutcome>(&value) {
+                    Ok(v) => outcomes.records.push(v),
+                    Err(_) => outcomes.damaged += 1,
+                },
+            }
+        }
+        Ok((zones, outcomes))
     }
 
     /// The saved open episodes.

@@ -58,8 +58,11 @@ pub const CF_ALERTS: &str = "alerts";
 pub const CF_EPISODES: &str = "episodes";
 /// Column family holding resolver exposure reports, by address ([`analysis`]).
 pub const CF_RESOLVERS: &str = "resolvers";
+/// Column family holding DNSSEC state: validated keys, DS sets and unsigned-zone proofs, and
+/// the validation outcome of every watched rrset ([`analysis`]).
+pub const CF_DNSSEC: &str = "dnssec";
 /// Every column family of the store.
-pub const COLUMN_FAMILIES: [&str; 8] = [
+pub const COLUMN_FAMILIES: [&str; 9] = [
     CF_META,
     CF_PDNS,
     CF_RDATA_INDEX,
@@ -68,11 +71,18 @@ pub const COLUMN_FAMILIES: [&str; 8] = [
     CF_ALERTS,
     CF_EPISODES,
     CF_RESOLVERS,
+    CF_DNSSEC,
 ];
 /// The column families a store written by an older build may lack (created on a writable
 /// open; read as empty otherwise).
-const ANALYSIS_COLUMN_FAMILIES: [&str; 5] =
-    [CF_BASELINES, CF_WATCH, CF_ALERTS, CF_EPISODES, CF_RESOLVERS];
+const ANALYSIS_COLUMN_FAMILIES: [&str; 6] = [
+    CF_BASELINES,
+    CF_WATCH,
+    CF_ALERTS,
+    CF_EPISODES,
+    CF_RESOLVERS,
+    CF_DNSSEC,
+];
 
 /// Most records read or written in one RocksDB batch; bounds the memory of one flush step.
 const MAX_BATCH_KEYS: usize = 50_000;
@@ -273,6 +283,8 @@ impl Store {
                 CF_BASELINES => "no baselines column family",
                 CF_WATCH => "no watch column family",
                 CF_ALERTS => "no alerts column family",
+                CF_RESOLVERS => "no resolvers column family",
+                CF_DNSSEC => "no dnssec column family",
                 _ => "no episodes column family",
             },
         })
