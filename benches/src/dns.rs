@@ -29,8 +29,12 @@ pub const TYPE_TXT: u16 = 16;
 pub const TYPE_AAAA: u16 = 28;
 /// Pseudo-record type OPT (RFC 6891).
 pub const TYPE_OPT: u16 = 41;
+/// Record type DS (RFC 4034).
+pub const TYPE_DS: u16 = 43;
 /// Record type RRSIG (RFC 4034).
 pub const TYPE_RRSIG: u16 = 46;
+/// Record type NSEC (RFC 4034).
+pub const TYPE_NSEC: u16 = 47;
 /// Record type DNSKEY (RFC 4034).
 pub const TYPE_DNSKEY: u16 = 48;
 /// Class IN.
@@ -132,6 +136,15 @@ pub enum Rdata {
         /// Signature bytes.
         signature: Vec<u8>,
     },
+    /// Record data of any type already in wire format, written verbatim, so names inside it are
+    /// never compressed (RFC 4034 sections 3.1.7 and 4.1.1 forbid it for the RRSIG signer and
+    /// the NSEC next name; RFC 3597 section 4 for any type a receiver may not know).
+    Raw {
+        /// Record type.
+        rtype: u16,
+        /// Encoded record data.
+        data: Vec<u8>,
+    },
 }
 
 impl Rdata {
@@ -148,6 +161,7 @@ impl Rdata {
             Rdata::Soa(_) => TYPE_SOA,
             Rdata::Dnskey { .. } => TYPE_DNSKEY,
             Rdata::Rrsig { .. } => TYPE_RRSIG,
+            Rdata::Raw { rtype, .. } => *rtype,
         }
     }
 }
@@ -385,6 +399,7 @@ impl MessageWriter {
                 self.name(signer, false)?;
                 self.buf.extend_from_slice(signature);
             }
+            Rdata::Raw { data, .. } => self.buf.extend_from_slice(data),
         }
         let rdata_len = self.buf.len() - length_at - 2;
         let rdata_len = u16::try_from(rdata_len).map_err(|_| GenerateError::TooLarge {

@@ -27,6 +27,9 @@
 //! names of one zone, each raced by a hundred forged responses with guessed transaction ids, over
 //! a thin background of legitimate exchanges (the "bounded under attack" benchmark).
 //!
+//! [`signed::write_signed_capture`] signs small zones with BIND's `dnssec-signzone` and writes a
+//! resolver's validating traffic with their answers, genuine and tampered with, for DNSSEC tests.
+//!
 //! ```
 //! use dnsward_benches::{generate, GeneratorConfig};
 //! let config = GeneratorConfig { frames: 500, seed: 7, ..GeneratorConfig::default() };
@@ -44,6 +47,7 @@ pub mod pcap;
 mod population;
 pub mod rng;
 pub mod scenario;
+pub mod signed;
 mod traffic;
 pub mod wire;
 
@@ -52,6 +56,7 @@ use std::io::{self, Write};
 
 pub use pcap::{PcapWriter, TimestampResolution};
 pub use rng::SplitMix64;
+pub use signed::{write_signed_capture, SignedCapture, SignedError};
 pub use traffic::{GeneratorConfig, TrafficStats, DEFAULT_START_TIME_SECS};
 
 /// Why a capture could not be generated.

@@ -4,6 +4,7 @@
 //! dnsward-gen --frames N [--seed S] [--start-time UNIX_SECS] --out FILE
 //! dnsward-gen scenario NAME --out FILE [--seed S] [--start-time UNIX_SECS] [--truth FILE.json]
 //! dnsward-gen flood --responses N [--seed S] [--start-time UNIX_SECS] --out FILE
+//! dnsward-gen signed --algorithm N --out DIR
 //! ```
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ use dnsward_benches::flood::{write_flood, FloodConfig, FloodStats};
 use dnsward_benches::scenario::{
     write_scenario, ScenarioConfig, ScenarioEvent, ScenarioKind, ScenarioTruth,
 };
+use dnsward_benches::signed::write_signed_capture;
 use dnsward_benches::{
     generate, GenerateError, GeneratorConfig, TrafficStats, DEFAULT_START_TIME_SECS,
 };
@@ -24,6 +26,7 @@ const USAGE: &str = "\
 usage: dnsward-gen --frames N [--seed S] [--start-time UNIX_SECS] --out FILE
        dnsward-gen scenario NAME --out FILE [--seed S] [--start-time UNIX_SECS] [--truth FILE.json]
        dnsward-gen flood --responses N [--seed S] [--start-time UNIX_SECS] --out FILE
+       dnsward-gen signed --algorithm N --out DIR
 
 Writes exactly N Ethernet frames of synthetic DNS traffic (clients, recursive resolvers,
 authoritative servers; UDP, TCP, IPv4 fragments, VLAN tags) to FILE in pcap format.
@@ -42,7 +45,14 @@ cert-cc, registrar-hijack, cdn-rotation, renumbering, mx-move, retransmits, demo
 The flood form writes a Kaminsky-style attack on the resolver 10.0.1.53: queries for random
 names under bank.example, each raced by 100 forged responses spoofed from the zone's server
 (192.0.2.53) with guessed transaction ids, N forged responses in all at 100,000 a second of
-packet time, with one legitimate exchange per 100 forged responses in the background.";
+packet time, with one legitimate exchange per 100 forged responses in the background.
+
+The signed form signs the zones test., good.test. (three times: valid, expired, with a second
+ZSK) with fresh keys of DNSSEC algorithm N (8, 10, 13, 14 or 15) using BIND's dnssec-keygen and
+dnssec-signzone (package bind9-utils), and writes DIR/signed.pcap, a resolver's validating
+traffic with genuine and tampered answers, and DIR/anchors.txt, the DS of test.'s KSK; keys and
+zone files go to DIR/bind/. It prints each step's label with the frame number of its response,
+and the key tags.";
 
 struct Arguments {
     config: GeneratorConfig,
@@ -173,6 +183,80 @@ fn parse_flood(mut args: impl Iterator<Item = String>) -> Result<Option<FloodArg
     }
     let out = out.ok_or("--out is required")?;
     Ok(Some(FloodArguments { config, out }))
+}
+
+struct SignedArguments {
+    algorithm: u8,
+    out: String,
+}
+
+/// Parses the arguments after `signed`; `Ok(None)` means help was asked for.
+fn parse_signed(mut args: impl Iterator<Item = String>) -> Result<Option<SignedArguments>, String> {
+    let mut algorithm = None;
+    let mut out = None;
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--algorithm" => {
+                let value = parse_number("--algorithm", args.next())?;
+                algorithm = Some(
+                    u8::try_from(value)
+                        .map_err(|_| format!("--algorithm: not an algorithm number: {value}"))?,
+                );
+            }
+            "--out" => out = Some(args.next().ok_or("--out needs a value")?),
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let algorithm = algorithm.ok_or("--algorithm is required")?;
+    let out = out.ok_or("--out is required")?;
+    Ok(Some(SignedArguments { algorithm, out }))
+}
+
+fn signed_main(args: impl Iterator<Item = String>) -> ExitCode {
+    let arguments = match or_usage(parse_signed(args)) {
+        Ok(arguments) => arguments,
+        Err(code) => return code,
+    };
+    let started = Instant::now();
+    let dir = std::path::Path::new(&arguments.out);
+    if let Err(error) = std::fs::create_dir_all(dir) {
+        eprintln!("dnsward-gen: cannot create {}: {error}", arguments.out);
+        return ExitCode::FAILURE;
+    }
+    let capture = match write_signed_capture(dir, arguments.algorithm) {
+        Ok(capture) => capture,
+        Err(error) => {
+            eprintln!("dnsward-gen: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut by_frame: Vec<(&u64, &String)> = capture
+        .frames
+        .iter()
+        .map(|(label, frame)| (frame, label))
+        .collect();
+    by_frame.sort();
+    let mut text = String::from("frame\tlabel\n");
+    for (frame, label) in by_frame {
+        text.push_str(&format!("{frame}\t{label}\n"));
+    }
+    text.push_str("\nkey tag\tkey\n");
+    for (key, tag) in &capture.key_tags {
+        text.push_str(&format!("{tag}\t{key}\n"));
+    }
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    if stdout.write_all(text.as_bytes()).is_err() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "wrote {} and {} in {:.2?}",
+        capture.pcap.display(),
+        capture.anchors.display(),
+        started.elapsed()
+    );
+    ExitCode::SUCCESS
 }
 
 fn flood_report(stats: &FloodStats) -> String {
@@ -412,6 +496,10 @@ fn main() -> ExitCode {
     if args.peek().map(String::as_str) == Some("flood") {
         args.next();
         return flood_main(args);
+    }
+    if args.peek().map(String::as_str) == Some("signed") {
+        args.next();
+        return signed_main(args);
     }
     match or_usage(parse(args)) {
         Ok(arguments) => write_capture(
