@@ -148,3 +148,144 @@ fn rsa_sha256_signatures_verify_with_keys_from_other_responses() {
         "{summary:?}"
     );
 }
+
+fn dnsward(args: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dnsward"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dnsward {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The DNSKEY records of `zone` in a capture's responses, as `dnssec import` reads them (taken
+/// from dnsward's own observations).
+fn dnskeys_of(capture: &std::path::Path, zone: &str) -> String {
+    let lines = common::run_dnsward(capture, "test").unwrap();
+    let mut out = String::new();
+    for obs in common::parse_observations(&lines).into_iter().flatten() {
+        for r in obs.answers.iter().filter(|r| r.rtype == 48) {
+            if r.name.canonical == zone {
+                let line = format!("{zone}. IN DNSKEY {}\n", r.rdata);
+                if !out.contains(&line) {
+                    out.push_str(&line);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The whole pipeline on real signed captures: with the zone's keys imported as anchors
+/// (`dnssec import`), the DNSKEY sets and the signed rrsets of paypal.com, ripe.net and
+/// weberdns.de validate as secure at packet time; nothing in any DNSSEC capture is bogus or
+/// raises a DNSSEC alert (without keys, everything is indeterminate, never bogus).
+#[test]
+fn real_signed_answers_validate_through_the_pipeline() {
+    use std::ffi::OsStr;
+    let Some(dir) = common::shared_pcaps("real_signed_answers_validate_through_the_pipeline")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("dnsward.toml");
+    std::fs::write(
+        &config,
+        "[watch]\nzones = [\"upenn.edu\", \"paypal.com\", \"sshfp.net\", \"cynic.net\", \
+         \"ripe.net\", \"weberdns.de\", \"weberlab.de\", \"suricata.io\"]\n\
+         names = [\"virgo.sas.upenn.edu\", \"workfamily.sas.upenn.edu\", \"www.upenn.edu\", \
+         \"dla.library.upenn.edu\", \"foobar.sshfp.net\", \"monadic.cynic.net\"]\n",
+    )
+    .unwrap();
+    // (capture, zones whose keys are imported, (name, type, signer) expected secure)
+    let cases: [(&str, &[&str], &[(&str, &str, &str)]); 9] = [
+        ("zeek__dnssec_dnskey.pcap", &[], &[]),
+        (
+            "zeek__dnssec_dnskey2.pcap",
+            &["paypal.com"],
+            &[("paypal.com", "DNSKEY", "paypal.com")],
+        ),
+        ("zeek__dnssec_ds.pcap", &[], &[]),
+        ("zeek__dnssec_nsec.pcap", &[], &[]),
+        ("zeek__dnssec_nsec3.pcap", &[], &[]),
+        ("zeek__dnssec_rrsig.pcap", &[], &[]),
+        ("tcpdump__dnssec.pcap", &[], &[]),
+        ("sv__20250129-dns-with-additionals.pcap", &[], &[]),
+        (
+            "zeek__dns-edns-ecs.pcap",
+            &["ripe.net", "weberdns.de"],
+            &[
+                ("ripe.net", "DNSKEY", "ripe.net"),
+                ("weberdns.de", "DNSKEY", "weberdns.de"),
+            ],
+        ),
+    ];
+    for (file, zones, secure) in cases {
+        let capture = dir.join(file);
+        let db = tmp.path().join(file);
+        let keys = tmp.path().join(format!("{file}.keys"));
+        let text: String = zones.iter().map(|z| dnskeys_of(&capture, z)).collect();
+        std::fs::write(&keys, &text).unwrap();
+        if !zones.is_empty() {
+            dnsward(&[
+                OsStr::new("dnssec"),
+                OsStr::new("import"),
+                OsStr::new("--db"),
+                db.as_os_str(),
+                keys.as_os_str(),
+            ]);
+        }
+        dnsward(&[
+            OsStr::new("run"),
+            OsStr::new("--quiet"),
+            OsStr::new("--pcap"),
+            capture.as_os_str(),
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--db"),
+            db.as_os_str(),
+        ]);
+        let show: Vec<serde_json::Value> = dnsward(&[
+            OsStr::new("dnssec"),
+            OsStr::new("show"),
+            OsStr::new("--json"),
+            OsStr::new("--db"),
+            db.as_os_str(),
+        ])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+        let alerts = dnsward(&[
+            OsStr::new("alerts"),
+            OsStr::new("--json"),
+            OsStr::new("--db"),
+            db.as_os_str(),
+        ]);
+        assert!(!alerts.contains("\"dnssec_"), "{file}: {alerts}");
+        let outcomes: Vec<&serde_json::Value> =
+            show.iter().filter(|o| o["type"] == "outcome").collect();
+        for o in &outcomes {
+            assert_ne!(o["security"], "bogus", "{file}: {o}");
+            assert_ne!(o["security"], "insecure", "{file}: {o}");
+        }
+        for (name, rtype, signer) in secure {
+            let o = outcomes
+                .iter()
+                .find(|o| o["name"] == *name && o["rtype"] == *rtype)
+                .unwrap_or_else(|| panic!("{file}: no outcome for {name} {rtype}: {show:#?}"));
+            assert_eq!(o["security"], "secure", "{file}: {o}");
+            assert_eq!(o["signer"], *signer, "{file}: {o}");
+        }
+        // Without imported keys nothing can be secure: the chains to the root are not there.
+        if zones.is_empty() {
+            assert!(
+                outcomes.iter().all(|o| o["security"] == "indeterminate"),
+                "{file}: {show:#?}"
+            );
+        }
+    }
+}

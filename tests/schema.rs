@@ -56,6 +56,7 @@ fn minimal() -> Value {
     obs.edns = None;
     obs.pairing = None;
     obs.findings = Vec::new();
+    obs.dnssec_message = None;
     serde_json::to_value(obs).unwrap()
 }
 

@@ -18,8 +18,8 @@ pub const MAX_DNSSEC_PENDING: usize = 1_024;
 pub const DNSSEC_PENDING_SECS: u64 = 30;
 /// Most (resolver, client, name, type) pairs whose AD bit is followed.
 pub const MAX_AD_STATES: usize = 100_000;
-/// SERVFAILs for one watched name from one resolver, within [`SERVFAIL_WINDOW_SECS`], that make
-/// a burst.
+/// SERVFAILs for one watched name from one resolver known to validate (it set the AD bit on at
+/// least [`AD_HISTORY`] answers), within [`SERVFAIL_WINDOW_SECS`], that make a burst.
 pub const SERVFAIL_BURST: usize = 5;
 /// The window of [`SERVFAIL_BURST`].
 pub const SERVFAIL_WINDOW_SECS: u64 = 60;
@@ -70,6 +70,9 @@ pub(super) struct DnssecState {
     /// (resolver, client, name, type) → answers seen with the AD bit, and whether the last
     /// had it.
     ad: BTreeMap<(IpAddr, IpAddr, String, u16), (u32, bool)>,
+    /// Resolver → answers about watched names it marked authenticated (AD): a validating
+    /// resolver.
+    validating: BTreeMap<IpAddr, u32>,
     /// (resolver, name) → packet times of recent SERVFAILs.
     servfails: BTreeMap<(IpAddr, String), VecDeque<u64>>,
     /// Outcomes changed since the last take.
@@ -485,6 +488,13 @@ impl Analyzer {
                     self.stats.dnssec.downstream_dropped += 1;
                     return;
                 }
+                if obs.flags.ad
+                    && (self.dnssec.validating.len() < MAX_AD_STATES
+                        || self.dnssec.validating.contains_key(&resolver))
+                {
+                    let n = self.dnssec.validating.entry(resolver).or_insert(0);
+                    *n = n.saturating_add(1);
+                }
                 let state = self.dnssec.ad.entry(key).or_insert((0, false));
                 if obs.flags.ad {
                     state.0 = state.0.saturating_add(1);
@@ -511,7 +521,14 @@ impl Analyzer {
                     );
                 }
             }
-            2 => {
+            // SERVFAIL bursts mean something from a resolver known to validate (one that set
+            // the AD bit before); others fail for lame or unreachable servers every day.
+            2 if self
+                .dnssec
+                .validating
+                .get(&resolver)
+                .is_some_and(|n| *n >= AD_HISTORY) =>
+            {
                 let key = (resolver, name.clone());
                 if !self.dnssec.servfails.contains_key(&key)
                     && self.dnssec.servfails.len() >= MAX_AD_STATES

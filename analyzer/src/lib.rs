@@ -70,7 +70,7 @@ pub mod query;
 pub mod runner;
 pub mod sinks;
 pub mod store;
-pub mod watch;
 pub mod validate;
+pub mod watch;
 
 pub use error::Error;

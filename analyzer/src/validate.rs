@@ -827,6 +827,19 @@ impl Validator {
                 _ => None,
             })
             .collect();
+        if rrset.sigs.is_empty() {
+            // Not asked for (no DO bit), or stripped: the caller judges unsigned sets.
+            return report.then(|| RrsetVerdict {
+                name: zone.clone(),
+                rtype: TYPE_DNSKEY,
+                signed: false,
+                security: Security::Indeterminate,
+                signer: None,
+                key_tag: None,
+                algorithm: None,
+                reason: format!("no signature over the DNSKEY set of {zone}"),
+            });
+        }
         let (entry, proof) = if let Some(anchors) = self.anchors.get(&zone) {
             (anchors.clone(), "trust anchor")
         } else if let Some(ds) = self.ds.get(&zone).filter(|d| now <= d.until) {
@@ -1296,7 +1309,8 @@ mod tests {
     fn base32hex_and_base64() {
         assert_eq!(encode_base32hex(b""), "");
         assert_eq!(encode_base32hex(b"f"), "co");
-        assert_eq!(encode_base32hex(b"foobar"), "cpnmuog5e8");
+        // RFC 4648 section 10: BASE32-HEX("foobar") = "CPNMUOJ1E8======".
+        assert_eq!(encode_base32hex(b"foobar"), "cpnmuoj1e8");
         assert_eq!(encode_base64(b"foobar"), "Zm9vYmFy");
         assert_eq!(encode_base64(b"fo"), "Zm8=");
         assert_eq!(encode_base64(b"f"), "Zg==");

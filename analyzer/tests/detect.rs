@@ -49,6 +49,7 @@ fn config() -> AnalyzerConfig {
             ..BaselineConfig::default()
         },
         detect: DetectConfig::default(),
+        dnssec: Default::default(),
     }
 }
 
