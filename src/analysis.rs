@@ -437,6 +437,14 @@ fn dnssec_import(db: &Path, file: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A JSON object with a `type` field naming its kind.
+fn tagged(kind: &str, mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = value.as_object_mut() {
+        map.insert("type".to_owned(), kind.into());
+    }
+    value
+}
+
 fn dnssec_show(db: &Path, name: Option<&str>, json: bool) -> Result<()> {
     let store =
         Store::open_read_only(db).with_context(|| format!("opening store {}", db.display()))?;
@@ -449,9 +457,7 @@ fn dnssec_show(db: &Path, name: Option<&str>, json: bool) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for z in zones.records.iter().filter(|z| wanted(&z.zone)) {
         if json {
-            let mut v = serde_json::to_value(z)?;
-            v["type"] = "zone".into();
-            writeln!(out, "{v}")?;
+            writeln!(out, "{}", tagged("zone", serde_json::to_value(z)?))?;
         } else {
             writeln!(out, "{:<8} {:<30} {}", z.kind, z.zone, z.proof)?;
             for r in &z.records {
@@ -465,9 +471,7 @@ fn dnssec_show(db: &Path, name: Option<&str>, json: bool) -> Result<()> {
         .filter(|o| name.as_deref().is_none_or(|w| o.name == w))
     {
         if json {
-            let mut v = serde_json::to_value(o)?;
-            v["type"] = "outcome".into();
-            writeln!(out, "{v}")?;
+            writeln!(out, "{}", tagged("outcome", serde_json::to_value(o)?))?;
         } else {
             let key = match (&o.signer, o.key_tag) {
                 (Some(s), Some(t)) => format!(" by {s} key {t}"),

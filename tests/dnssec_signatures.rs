@@ -202,7 +202,12 @@ fn real_signed_answers_validate_through_the_pipeline() {
     )
     .unwrap();
     // (capture, zones whose keys are imported, (name, type, signer) expected secure)
-    let cases: [(&str, &[&str], &[(&str, &str, &str)]); 9] = [
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        &'static [(&'static str, &'static str, &'static str)],
+    );
+    let cases: [Case; 9] = [
         ("zeek__dnssec_dnskey.pcap", &[], &[]),
         (
             "zeek__dnssec_dnskey2.pcap",
