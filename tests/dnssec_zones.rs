@@ -256,3 +256,89 @@ fn ecdsa_p384_algorithm_14() {
 fn ed25519_algorithm_15() {
     check(15);
 }
+
+/// The key cache lives in the store: a second run on the same store, over a capture holding
+/// only the MX exchange (no DNSKEY or DS passes), still validates the answer as secure, and a
+/// third with only the stripped answer still knows the name is signed (from the stored
+/// outcomes).
+#[test]
+fn keys_survive_a_restart() {
+    use dnsward_benches::{PcapWriter, TimestampResolution};
+    let dir = tempfile::tempdir().unwrap();
+    let (capture, _, _, _) = run(13, dir.path());
+    let bytes = std::fs::read(&capture.pcap).unwrap();
+    let only = |labels: &[&str], file: &str| {
+        let keep: Vec<u64> = labels
+            .iter()
+            .flat_map(|l| [capture.frames[*l] - 1, capture.frames[*l]])
+            .collect();
+        let path = dir.path().join(file);
+        let mut w = PcapWriter::new(
+            std::fs::File::create(&path).unwrap(),
+            TimestampResolution::Microseconds,
+        )
+        .unwrap();
+        for (i, r) in dnsward_benches::pcap::records(&bytes).unwrap().enumerate() {
+            if keep.contains(&(i as u64 + 1)) {
+                w.write_frame(r.time_ns, r.data).unwrap();
+            }
+        }
+        w.into_inner().unwrap();
+        path
+    };
+    let config = dir.path().join("dnsward.toml");
+    let db = dir.path().join("db");
+    let (cfg, db) = (config.to_str().unwrap(), db.to_str().unwrap());
+    let mx = only(&["mx_good"], "mx.pcap");
+    let stats = dnsward(&[
+        "run",
+        "--pcap",
+        mx.to_str().unwrap(),
+        "--config",
+        cfg,
+        "--db",
+        db,
+    ]);
+    assert!(stats.contains(" keys_trusted=0 "), "{stats}");
+    let show = json_lines(&dnsward(&["dnssec", "show", "--json", "--db", db]));
+    let mx = outcome(&show, "good.test", "MX");
+    assert_eq!(mx["security"], "secure");
+    assert_eq!(mx["counts"]["secure"], 2, "{mx:#}");
+    // The forged answer without signatures, alone: the store remembers www.good.test signed.
+    let stripped = only(&["stripped"], "stripped.pcap");
+    dnsward(&[
+        "run",
+        "--pcap",
+        stripped.to_str().unwrap(),
+        "--config",
+        cfg,
+        "--db",
+        db,
+    ]);
+    let alerts = json_lines(&dnsward(&["alerts", "--json", "--db", db]));
+    let stripped_alerts: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["dnsward"]["detector"] == "dnssec_stripped")
+        .collect();
+    // The first run's episode is still open (the same packet time): it counts a second response.
+    assert_eq!(stripped_alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(stripped_alerts[0]["dnsward"]["responses"], 2, "{alerts:#?}");
+    // A new store with the same MX exchange knows nothing: the answer is indeterminate.
+    let fresh = dir.path().join("fresh");
+    let fresh = fresh.to_str().unwrap();
+    let only_mx = dir.path().join("mx.pcap");
+    dnsward(&[
+        "run",
+        "--pcap",
+        only_mx.to_str().unwrap(),
+        "--config",
+        cfg,
+        "--db",
+        fresh,
+    ]);
+    let show = json_lines(&dnsward(&["dnssec", "show", "--json", "--db", fresh]));
+    assert_eq!(
+        outcome(&show, "good.test", "MX")["security"],
+        "indeterminate"
+    );
+}

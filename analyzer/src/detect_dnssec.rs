@@ -365,6 +365,11 @@ impl Analyzer {
             let Some(code) = schemas::rrtype::parse_type(&o.rtype) else {
                 continue;
             };
+            if let (Some(signer), true) =
+                (&o.signer, o.counts.get("secure").is_some_and(|n| *n > 0))
+            {
+                self.validator.remember_signed(&o.name, signer);
+            }
             self.dnssec.outcomes.insert((o.name.clone(), code), o);
         }
     }

@@ -589,7 +589,9 @@ impl Validator {
         Some(out)
     }
 
-    fn remember_signed(&mut self, name: &str, signer: &str) {
+    /// Remembers that `name` was answered secure, signed by `signer` (from an earlier run's
+    /// outcomes), so that an unsigned answer for it counts as stripped.
+    pub fn remember_signed(&mut self, name: &str, signer: &str) {
         if let Some(s) = self.signed_names.get_mut(name) {
             if s != signer {
                 signer.clone_into(s);
