@@ -342,3 +342,76 @@ fn keys_survive_a_restart() {
         "indeterminate"
     );
 }
+
+/// A flood of one forged, signed answer costs one signature verification: the 2,000 copies of
+/// the corrupted answer (after the chain) are judged from the verification cache, and all count
+/// in one bogus episode.
+#[test]
+fn a_flood_of_one_bogus_answer_is_verified_once() {
+    use dnsward_benches::{PcapWriter, TimestampResolution};
+    let dir = tempfile::tempdir().unwrap();
+    let capture = write_signed_capture(dir.path(), 13).unwrap();
+    let bytes = std::fs::read(&capture.pcap).unwrap();
+    let records: Vec<(u64, Vec<u8>)> = dnsward_benches::pcap::records(&bytes)
+        .unwrap()
+        .map(|r| (r.time_ns, r.data.to_vec()))
+        .collect();
+    let path = dir.path().join("flood.pcap");
+    let mut w = PcapWriter::new(
+        std::fs::File::create(&path).unwrap(),
+        TimestampResolution::Microseconds,
+    )
+    .unwrap();
+    // The chain: the first four exchanges (answer, DNSKEY test., DS, DNSKEY good.test.).
+    let chain_end = usize::try_from(capture.frames["dnskey_good"]).unwrap();
+    for (t, f) in &records[..chain_end] {
+        w.write_frame(*t, f).unwrap();
+    }
+    let corrupted = usize::try_from(capture.frames["corrupted"]).unwrap() - 1;
+    let (t0, forged) = &records[corrupted];
+    for i in 0..2_000u64 {
+        w.write_frame(t0 + i * 1_000_000, forged).unwrap();
+    }
+    w.into_inner().unwrap();
+    let config = dir.path().join("dnsward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[watch]\ndefault_list = false\nzones = [\"good.test\"]\nnames = [\"www.good.test\"]\n\
+             [dnssec]\nanchors = [{:?}]\n",
+            capture.anchors.display().to_string()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("db");
+    let stats = dnsward(&[
+        "run",
+        "--pcap",
+        path.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let line = stats.lines().find(|l| l.starts_with("dnssec: ")).unwrap();
+    let field = |name: &str| -> u64 {
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(field("bogus"), 2_000, "{line}");
+    // The chain (DNSKEY test., DS, DNSKEY good.test., the held answer) and the forged
+    // signature: a handful of verifications, whatever the flood's size.
+    assert!(field("verifications") <= 6, "{line}");
+    assert!(field("cache_hits") >= 2_000, "{line}");
+    let alerts = json_lines(&dnsward(&[
+        "alerts",
+        "--json",
+        "--db",
+        db.to_str().unwrap(),
+    ]));
+    let bogus = alert(&alerts, "dnssec_bogus", "www.good.test");
+    assert_eq!(bogus["dnsward"]["responses"], 2_000);
+}
