@@ -11,8 +11,9 @@
 //! The zones, all class IN:
 //!
 //! - `test.` (served by [`TEST_SERVER`]), the trust anchor: delegates `good.test.` with the DS of
-//!   its KSK and `unsigned.test.` without one; signed with NSEC, valid 2026-01-01 to 2037-01-01.
-//!   Its KSK's DS (SHA-256) is written to `anchors.txt`.
+//!   its KSK and `unsigned.test.` without one; signed with NSEC (or, by
+//!   [`write_signed_capture_with`], NSEC3 with or without opt-out: see [`Denial`]), valid
+//!   2026-01-01 to 2037-01-01. Its KSK's DS (SHA-256) is written to `anchors.txt`.
 //! - `good.test.` (served by [`GOOD_SERVER`]): `www`, `mail`, `old`, an MX; signed three times,
 //!   with the same KSK and ZSK in the window above, in a window that ended on 2025-03-01, and
 //!   with a second ZSK added to the key set.
@@ -109,6 +110,12 @@ pub const STEP_LABELS: [&str; 24] = [
     "servfail_5",
     "servfail_6",
 ];
+/// NSEC3 salt of `test.` under [`Denial::Nsec3`] and [`Denial::Nsec3OptOut`], hex
+/// (`dnssec-signzone -3`).
+pub const NSEC3_SALT: &str = "aabbccdd";
+/// NSEC3 additional iterations of `test.` (`dnssec-signzone -H`): none, as RFC 9276 section 3.1
+/// recommends.
+pub const NSEC3_ITERATIONS: u16 = 0;
 /// Names of the keys in [`SignedCapture::key_tags`].
 pub const KEY_NAMES: [&str; 5] = [
     "test.ksk",
@@ -142,6 +149,59 @@ const RESOLVER_MAC: [u8; 6] = [0x00, 0x16, 0x3e, 0x10, 0x00, 0x02];
 const CLIENT_MAC: [u8; 6] = [0x00, 0x16, 0x3e, 0x20, 0x00, 0x07];
 /// MAC address of the upstream router: every packet from the servers comes from it.
 const GATEWAY_MAC: [u8; 6] = [0x00, 0x1c, 0x73, 0x5a, 0x01, 0xfe];
+
+/// Record type NSEC3 (RFC 5155 section 3).
+const TYPE_NSEC3: u16 = 50;
+/// NSEC3 hash algorithm SHA-1 (RFC 5155 section 11), the only one defined.
+const NSEC3_HASH_SHA1: u8 = 1;
+/// The opt-out bit of the NSEC3 flags (RFC 5155 section 3.1.2.1).
+const NSEC3_FLAG_OPT_OUT: u8 = 0x01;
+/// The extended-hex alphabet of base32 (RFC 4648 section 7), in which NSEC3 hashes are written.
+const BASE32HEX: &[u8; 32] = b"0123456789ABCDEFGHIJKLMNOPQRSTUV";
+
+/// How the zone `test.` proves that `unsigned.test.` has no DS (the `ds_unsigned` step).
+/// `good.test.` is signed with NSEC whatever the choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Denial {
+    /// NSEC (RFC 4034): the response carries the NSEC at `unsigned.test.`, whose bitmap has NS
+    /// and no DS.
+    #[default]
+    Nsec,
+    /// NSEC3 (RFC 5155) with salt [`NSEC3_SALT`] and [`NSEC3_ITERATIONS`] extra iterations,
+    /// without opt-out: the response carries the NSEC3 whose owner is the hash of
+    /// `unsigned.test.` (section 7.2.4), its bitmap NS and no DS.
+    Nsec3,
+    /// NSEC3 as [`Denial::Nsec3`] with opt-out (`dnssec-signzone -A`): the insecure delegation
+    /// has no NSEC3 of its own, so the response carries the closest provable encloser proof
+    /// (sections 7.2.1 and 7.2.4): the NSEC3 matching `test.` and the opt-out NSEC3 covering the
+    /// hash of `unsigned.test.` (one record when they are the same).
+    Nsec3OptOut,
+}
+
+impl Denial {
+    /// Every choice, in the order of the enum.
+    pub const ALL: [Denial; 3] = [Denial::Nsec, Denial::Nsec3, Denial::Nsec3OptOut];
+
+    /// The name `dnsward-gen signed --denial` takes: `nsec`, `nsec3` or `nsec3-optout`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Denial::Nsec => "nsec",
+            Denial::Nsec3 => "nsec3",
+            Denial::Nsec3OptOut => "nsec3-optout",
+        }
+    }
+
+    /// The choice named `name` (as [`Denial::name`] gives it), if any.
+    pub fn from_name(name: &str) -> Option<Denial> {
+        Denial::ALL.into_iter().find(|denial| denial.name() == name)
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What [`write_signed_capture`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,7 +362,21 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SignedError + '_ {
 ///
 /// Needs `dnssec-keygen`, `dnssec-signzone` and `dnssec-dsfromkey` on the `PATH`. RSA keys take
 /// about a second each to make; the other algorithms take a few milliseconds.
+///
+/// The same as [`write_signed_capture_with`] and [`Denial::Nsec`].
 pub fn write_signed_capture(dir: &Path, algorithm: u8) -> Result<SignedCapture, SignedError> {
+    write_signed_capture_with(dir, algorithm, Denial::Nsec)
+}
+
+/// [`write_signed_capture`], the zone `test.` proving the absence of the DS of `unsigned.test.`
+/// as `denial` says. Only the `ds_unsigned` response's authority section (and the zone files in
+/// `dir/bind/`) differ from one choice to another: the steps, frame numbers and keys are the
+/// same.
+pub fn write_signed_capture_with(
+    dir: &Path,
+    algorithm: u8,
+    denial: Denial,
+) -> Result<SignedCapture, SignedError> {
     if !SUPPORTED_ALGORITHMS.contains(&algorithm) {
         return Err(SignedError::UnsupportedAlgorithm { algorithm });
     }
@@ -311,7 +385,7 @@ pub fn write_signed_capture(dir: &Path, algorithm: u8) -> Result<SignedCapture, 
         fs::remove_dir_all(&work).map_err(io_error(&work))?;
     }
     fs::create_dir_all(&work).map_err(io_error(&work))?;
-    let zones = sign_zones(&work, algorithm)?;
+    let zones = sign_zones(&work, algorithm, denial)?;
     let anchors = dir.join("anchors.txt");
     fs::write(&anchors, &zones.anchor).map_err(io_error(&anchors))?;
     let pcap = dir.join("signed.pcap");
@@ -428,6 +502,7 @@ struct Zones {
     good_rollover: SignedZone,
     anchor: String,
     key_tags: BTreeMap<String, u16>,
+    denial: Denial,
 }
 
 const TEST_ZONE: &str = "\
@@ -455,7 +530,9 @@ old.good.test. IN A 192.0.2.81
 /// Signs `zone_text` (with the DNSKEY lines of `keys` appended) as `origin` in the window
 /// `inception..expiration` with `keys`, the KSKs signing only the DNSKEY set (`-x`), and parses
 /// the result. `verify` false skips `dnssec-signzone`'s check of the signed zone (`-P`), which
-/// rejects signatures that have already expired.
+/// rejects signatures that have already expired. `chain` goes on the command line after those:
+/// the NSEC3 options, or nothing for NSEC.
+#[allow(clippy::too_many_arguments)]
 fn sign(
     work: &Path,
     origin: &str,
@@ -463,6 +540,7 @@ fn sign(
     keys: &[&Key],
     window: (&str, &str),
     verify: bool,
+    chain: &[&str],
     output: &str,
 ) -> Result<SignedZone, SignedError> {
     let input = format!("{output}.zone");
@@ -476,6 +554,7 @@ fn sign(
     if !verify {
         args.push("-P");
     }
+    args.extend(chain);
     args.extend([
         "-s", window.0, "-e", window.1, "-K", ".", "-d", ".", "-f", output, &input,
     ]);
@@ -484,7 +563,16 @@ fn sign(
     SignedZone::read(&work.join(output))
 }
 
-fn sign_zones(work: &Path, algorithm: u8) -> Result<Zones, SignedError> {
+/// The `dnssec-signzone` options of the chain of `test.`.
+fn chain_options(denial: Denial, iterations: &str) -> Vec<&str> {
+    match denial {
+        Denial::Nsec => Vec::new(),
+        Denial::Nsec3 => vec!["-3", NSEC3_SALT, "-H", iterations],
+        Denial::Nsec3OptOut => vec!["-3", NSEC3_SALT, "-H", iterations, "-A"],
+    }
+}
+
+fn sign_zones(work: &Path, algorithm: u8, denial: Denial) -> Result<Zones, SignedError> {
     let mut taken = Vec::with_capacity(KEY_NAMES.len());
     let mut next_key = |name: &'static str, zone: &str, ksk: bool| {
         let key = make_key(work, name, zone, algorithm, ksk, &taken)?;
@@ -507,6 +595,7 @@ fn sign_zones(work: &Path, algorithm: u8) -> Result<Zones, SignedError> {
         &good_keys,
         valid,
         true,
+        &[],
         "good.test.signed",
     )?;
     let good_expired = sign(
@@ -516,6 +605,7 @@ fn sign_zones(work: &Path, algorithm: u8) -> Result<Zones, SignedError> {
         &good_keys,
         expired,
         false,
+        &[],
         "good.test.expired.signed",
     )?;
     let good_rollover = sign(
@@ -525,10 +615,12 @@ fn sign_zones(work: &Path, algorithm: u8) -> Result<Zones, SignedError> {
         &[&good_ksk, &good_zsk, &good_zsk2],
         valid,
         true,
+        &[],
         "good.test.rollover.signed",
     )?;
 
     let ds = run("dnssec-dsfromkey", work, &["-2", &good_ksk.file])?;
+    let iterations = NSEC3_ITERATIONS.to_string();
     let test = sign(
         work,
         "test.",
@@ -536,6 +628,7 @@ fn sign_zones(work: &Path, algorithm: u8) -> Result<Zones, SignedError> {
         &[&test_ksk, &test_zsk],
         valid,
         true,
+        &chain_options(denial, &iterations),
         "test.signed",
     )?;
     let anchor = run("dnssec-dsfromkey", work, &["-2", &test_ksk.file])?;
@@ -557,6 +650,7 @@ fn sign_zones(work: &Path, algorithm: u8) -> Result<Zones, SignedError> {
         good_rollover,
         anchor,
         key_tags,
+        denial,
     })
 }
 
@@ -668,6 +762,201 @@ impl SignedZone {
         records.extend(self.signatures(owner, rtype)?);
         Ok(records)
     }
+
+    /// The NSEC3 records with their hashed owners (the first label, decoded), next hashed
+    /// owners and flags.
+    fn nsec3_chain(&self) -> impl Iterator<Item = (&ZoneRecord, Vec<u8>, &[u8], u8)> {
+        self.records
+            .iter()
+            .filter(|record| record.rtype == TYPE_NSEC3)
+            .filter_map(|record| {
+                let label = record.owner.split('.').next()?;
+                let owner_hash = decode_base32hex(label).ok()?;
+                let (flags, next) = nsec3_fields(&record.data)?;
+                Some((record, owner_hash, next, flags))
+            })
+    }
+
+    /// The NSEC3 whose hashed owner is `hash`, with its signatures.
+    fn nsec3_matching(&self, hash: &[u8], zone: &str) -> Result<Vec<Record>, SignedError> {
+        let owner = format!("{}.{zone}", encode_base32hex(hash));
+        match self
+            .nsec3_chain()
+            .find(|(_, owner_hash, _, _)| owner_hash == hash)
+        {
+            Some((record, ..)) => self.signed_rrset(&record.owner, TYPE_NSEC3),
+            None => Err(self.missing(&owner, TYPE_NSEC3, false)),
+        }
+    }
+
+    /// The opt-out NSEC3 covering `hash` (RFC 5155 section 1.3: its hashed owner sorts before
+    /// `hash` and its next hashed owner after, or the chain wraps around between them), with its
+    /// signatures.
+    fn nsec3_covering_opt_out(&self, hash: &[u8], zone: &str) -> Result<Vec<Record>, SignedError> {
+        let covering = self.nsec3_chain().find(|(_, owner, next, flags)| {
+            let (owner, next) = (owner.as_slice(), *next);
+            let covers = if owner < next {
+                owner < hash && hash < next
+            } else {
+                // The last record of the chain: its next is the first.
+                hash > owner || hash < next
+            };
+            covers && flags & NSEC3_FLAG_OPT_OUT != 0
+        });
+        match covering {
+            Some((record, ..)) => self.signed_rrset(&record.owner, TYPE_NSEC3),
+            None => Err(self.missing(
+                &format!("{}.{zone}", encode_base32hex(hash)),
+                TYPE_NSEC3,
+                false,
+            )),
+        }
+    }
+}
+
+/// The flags and the next hashed owner of NSEC3 rdata (RFC 5155 section 3.2); `None` unless
+/// the hash is SHA-1.
+fn nsec3_fields(data: &[u8]) -> Option<(u8, &[u8])> {
+    if *data.first()? != NSEC3_HASH_SHA1 {
+        return None;
+    }
+    let flags = *data.get(1)?;
+    let salt_len = usize::from(*data.get(4)?);
+    let hash_len = usize::from(*data.get(5 + salt_len)?);
+    let next = data.get(6 + salt_len..6 + salt_len + hash_len)?;
+    Some((flags, next))
+}
+
+/// The NSEC3 hash of `name` (RFC 5155 section 5): SHA-1 of the name's canonical wire form and
+/// the salt, then `iterations` times of the digest and the salt.
+///
+/// > IH(salt, x, 0) = H(x || salt), and
+/// > IH(salt, x, k) = H(IH(salt, x, k-1) || salt), if k > 0
+pub fn nsec3_hash(name: &str, salt: &[u8], iterations: u16) -> Result<[u8; 20], &'static str> {
+    let absolute = if name.ends_with('.') {
+        name.to_ascii_lowercase()
+    } else {
+        format!("{}.", name.to_ascii_lowercase())
+    };
+    let mut input = encode_name(&absolute)?;
+    input.extend_from_slice(salt);
+    let mut digest = sha1(&input);
+    for _ in 0..iterations {
+        let mut next = digest.to_vec();
+        next.extend_from_slice(salt);
+        digest = sha1(&next);
+    }
+    Ok(digest)
+}
+
+/// SHA-1 (FIPS 180-4 section 6.1), for NSEC3 hashes only.
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut state: [u32; 5] = [
+        0x6745_2301,
+        0xefcd_ab89,
+        0x98ba_dcfe,
+        0x1032_5476,
+        0xc3d2_e1f0,
+    ];
+    let mut message = data.to_vec();
+    let bit_len = (data.len() as u64).wrapping_mul(8);
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&bit_len.to_be_bytes());
+    for block in message.chunks_exact(64) {
+        let mut schedule: Vec<u32> = block
+            .chunks_exact(4)
+            .map(|word| <[u8; 4]>::try_from(word).map_or(0, u32::from_be_bytes))
+            .collect();
+        for t in 16..80 {
+            let word = [3, 8, 14, 16].iter().fold(0, |acc, back| {
+                acc ^ schedule.get(t - back).copied().unwrap_or(0)
+            });
+            schedule.push(word.rotate_left(1));
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = state;
+        for (t, word) in schedule.iter().enumerate() {
+            let (f, k) = match t {
+                0..=19 => ((b & c) | (!b & d), 0x5a82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ed9_eba1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc),
+                _ => (b ^ c ^ d, 0xca62_c1d6),
+            };
+            let temp = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*word);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = temp;
+        }
+        for (word, add) in state.iter_mut().zip([a, b, c, d, e]) {
+            *word = word.wrapping_add(add);
+        }
+    }
+    let mut digest = [0u8; 20];
+    for (byte, value) in digest
+        .iter_mut()
+        .zip(state.iter().flat_map(|word| word.to_be_bytes()))
+    {
+        *byte = value;
+    }
+    digest
+}
+
+/// Encodes bytes in base32 with the extended-hex alphabet, upper case, without padding (RFC
+/// 4648 section 7; RFC 5155 section 3.3).
+pub fn encode_base32hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+    let mut accumulator: u32 = 0;
+    let mut bits = 0;
+    let mut push = |value: u32| {
+        let digit = BASE32HEX
+            .get(value as usize & 0x1f)
+            .copied()
+            .unwrap_or(b'0');
+        out.push(char::from(digit));
+    };
+    for byte in bytes {
+        accumulator = (accumulator << 8) | u32::from(*byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            push(accumulator >> bits);
+        }
+        accumulator &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        push(accumulator << (5 - bits));
+    }
+    out
+}
+
+/// Decodes unpadded base32hex, either case (RFC 4648 section 7).
+fn decode_base32hex(text: &str) -> Result<Vec<u8>, &'static str> {
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let mut accumulator: u32 = 0;
+    let mut bits = 0;
+    for byte in text.bytes() {
+        let value = BASE32HEX
+            .iter()
+            .position(|digit| digit.eq_ignore_ascii_case(&byte))
+            .ok_or("bad base32hex character")?;
+        accumulator = (accumulator << 5) | value as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((accumulator >> bits) as u8);
+            accumulator &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
 }
 
 /// Record types by mnemonic (RFC 3597 section 5's `TYPEnnn` is also accepted).
@@ -786,18 +1075,42 @@ fn encode_rdata(rtype: u16, fields: &[&str]) -> Result<Option<Vec<u8>>, &'static
         }
         (TYPE_NSEC, [next, types @ ..]) => {
             out.extend(encode_name(next)?);
-            let types = types
-                .iter()
-                .map(|text| parse_type(text).ok_or("unknown type in nsec bitmap"))
-                .collect::<Result<Vec<u16>, _>>()?;
-            out.extend(type_bitmap(&types));
+            out.extend(type_bitmap(&parse_types(types)?));
         }
-        (TYPE_A | TYPE_NS | TYPE_MX | TYPE_SOA | TYPE_DNSKEY | TYPE_DS | TYPE_RRSIG, _) => {
+        (TYPE_NSEC3, [algorithm, flags, iterations, salt, next, types @ ..]) => {
+            out.push(parse_u8(algorithm)?);
+            out.push(parse_u8(flags)?);
+            out.extend_from_slice(&parse_u16(iterations)?.to_be_bytes());
+            // RFC 5155 section 3.3: "-" is the empty salt.
+            let salt = if *salt == "-" {
+                Vec::new()
+            } else {
+                decode_hex(salt)?
+            };
+            out.push(u8::try_from(salt.len()).map_err(|_| "nsec3 salt too long")?);
+            out.extend(salt);
+            let next = decode_base32hex(next)?;
+            out.push(u8::try_from(next.len()).map_err(|_| "nsec3 hash too long")?);
+            out.extend(next);
+            out.extend(type_bitmap(&parse_types(types)?));
+        }
+        (
+            TYPE_A | TYPE_NS | TYPE_MX | TYPE_SOA | TYPE_DNSKEY | TYPE_DS | TYPE_RRSIG | TYPE_NSEC3,
+            _,
+        ) => {
             return Err("wrong number of rdata fields");
         }
         _ => return Ok(None),
     }
     Ok(Some(out))
+}
+
+/// The types of an NSEC or NSEC3 bitmap in presentation format.
+fn parse_types(types: &[&str]) -> Result<Vec<u16>, &'static str> {
+    types
+        .iter()
+        .map(|text| parse_type(text).ok_or("unknown type in nsec bitmap"))
+        .collect()
 }
 
 fn parse_u8(text: &str) -> Result<u8, &'static str> {
@@ -1047,6 +1360,39 @@ fn corrupt_signatures(records: &mut [Record]) {
     }
 }
 
+/// The records of `test.` proving that `unsigned.test.` has no DS, with their signatures.
+fn denial_records(zones: &Zones) -> Result<Vec<Record>, SignedError> {
+    let test = &zones.test;
+    if zones.denial == Denial::Nsec {
+        return test.signed_rrset("unsigned.test", TYPE_NSEC);
+    }
+    let salt = decode_hex(NSEC3_SALT).map_err(|reason| SignedError::Parse {
+        file: PathBuf::from("NSEC3_SALT"),
+        line: 1,
+        reason,
+        text: NSEC3_SALT.to_owned(),
+    })?;
+    let hash = |name: &str| {
+        nsec3_hash(name, &salt, NSEC3_ITERATIONS).map_err(|reason| SignedError::Parse {
+            file: test.file.clone(),
+            line: 0,
+            reason,
+            text: name.to_owned(),
+        })
+    };
+    let delegation = hash("unsigned.test.")?;
+    if zones.denial == Denial::Nsec3 {
+        return test.nsec3_matching(&delegation, "test");
+    }
+    let mut records = test.nsec3_matching(&hash("test.")?, "test")?;
+    for record in test.nsec3_covering_opt_out(&delegation, "test")? {
+        if !records.contains(&record) {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
 fn steps(zones: &Zones) -> Result<Vec<Step>, SignedError> {
     let www = "www.good.test";
     let www_a = zones.good.rrset(www, TYPE_A)?;
@@ -1076,9 +1422,7 @@ fn steps(zones: &Zones) -> Result<Vec<Step>, SignedError> {
     list.push(mx);
     let mut nodata = Step::upstream(5, "ds_unsigned", TEST_SERVER, ("unsigned.test", TYPE_DS));
     nodata.authority = zones.test.signed_rrset("test", TYPE_SOA)?;
-    nodata
-        .authority
-        .extend(zones.test.signed_rrset("unsigned.test", TYPE_NSEC)?);
+    nodata.authority.extend(denial_records(zones)?);
     list.push(nodata);
     list.extend([
         Step::upstream(
@@ -1259,6 +1603,65 @@ mod tests {
         expected.extend([0; 26]);
         expected.push(0x20);
         assert_eq!(bitmap, expected);
+    }
+
+    #[test]
+    fn sha1_matches_fips_180_examples() {
+        let hex = |digest: [u8; 20]| -> String {
+            digest.iter().map(|byte| format!("{byte:02x}")).collect()
+        };
+        assert_eq!(
+            hex(sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(hex(sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        assert_eq!(
+            hex(sha1(
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+            )),
+            "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
+        );
+    }
+
+    #[test]
+    fn nsec3_hash_matches_rfc_5155_appendix_a() {
+        // RFC 5155 appendix A: salt aabbccdd, 12 iterations.
+        let salt = [0xaa, 0xbb, 0xcc, 0xdd];
+        for (name, hash) in [
+            ("example", "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom"),
+            ("a.example.", "35mthgpgcu1qg68fab165klnsnk3dpvl"),
+            ("ai.example", "gjeqe526plbf1g8mklp59enfd789njgi"),
+            ("ns1.EXAMPLE.", "2t7b4g4vsa5smi47k61mv5bv1a22bojr"),
+        ] {
+            let digest = nsec3_hash(name, &salt, 12).unwrap();
+            assert_eq!(
+                encode_base32hex(&digest),
+                hash.to_ascii_uppercase(),
+                "{name}"
+            );
+            assert_eq!(decode_base32hex(hash).unwrap(), digest.to_vec());
+        }
+        // RFC 4648 section 10's base32hex vectors, unpadded.
+        assert_eq!(encode_base32hex(b"f"), "CO");
+        assert_eq!(encode_base32hex(b"fooba"), "CPNMUOJ1");
+        assert_eq!(encode_base32hex(b"foobar"), "CPNMUOJ1E8");
+    }
+
+    #[test]
+    fn nsec3_line_parses_to_wire() {
+        let line = "5TMAQDENC6054NR178BLKH7M118NFCMH.test.\t      3600 IN NSEC3\t1 1 0 AABBCCDD \
+                    NAJ7BBQ948BA8UJ25G0HGACV4C7T46HM A RRSIG";
+        let record = parse_line(line).unwrap().unwrap();
+        assert_eq!(record.rtype, TYPE_NSEC3);
+        let mut expected = vec![1, 1, 0, 0, 4, 0xaa, 0xbb, 0xcc, 0xdd, 20];
+        expected.extend(decode_base32hex("NAJ7BBQ948BA8UJ25G0HGACV4C7T46HM").unwrap());
+        expected.extend([0x00, 0x06, 0x40, 0x00, 0x00, 0x00, 0x00, 0x02]);
+        assert_eq!(record.data, expected);
+        let (flags, next) = nsec3_fields(&record.data).unwrap();
+        assert_eq!(flags, NSEC3_FLAG_OPT_OUT);
+        assert_eq!(encode_base32hex(next), "NAJ7BBQ948BA8UJ25G0HGACV4C7T46HM");
+        assert_eq!(Denial::from_name("nsec3-optout"), Some(Denial::Nsec3OptOut));
+        assert_eq!(Denial::from_name("nsec5"), None);
     }
 
     #[test]

@@ -16,11 +16,13 @@ use std::net::Ipv4Addr;
 
 use dnsward_benches::pcap::records;
 use dnsward_benches::signed::{
-    write_signed_capture, SignedCapture, SignedError, CLIENT, FORGED_SIG_ADDRESS, GOOD_SERVER,
-    KEY_NAMES, RESOLVER, STEP_LABELS, STRIPPED_ADDRESS, T0_SECS, TEST_SERVER, UNSIGNED_SERVER,
+    encode_base32hex, nsec3_hash, write_signed_capture, write_signed_capture_with, Denial,
+    SignedCapture, SignedError, CLIENT, FORGED_SIG_ADDRESS, GOOD_SERVER, KEY_NAMES,
+    NSEC3_ITERATIONS, NSEC3_SALT, RESOLVER, STEP_LABELS, STRIPPED_ADDRESS, T0_SECS, TEST_SERVER,
+    UNSIGNED_SERVER,
 };
-use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS, RRSIG};
-use hickory_proto::dnssec::{Algorithm, DigestType, Verifier};
+use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS, NSEC3, RRSIG};
+use hickory_proto::dnssec::{Algorithm, DigestType, Nsec3HashAlgorithm, Verifier};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
@@ -64,10 +66,14 @@ struct Generated {
 }
 
 impl Generated {
-    fn new(algorithm: u8) -> Generated {
+    fn new(algorithm: u8, denial: Denial) -> Generated {
         let dir = tempfile::tempdir().unwrap();
-        let capture = write_signed_capture(dir.path(), algorithm)
-            .unwrap_or_else(|error| panic!("algorithm {algorithm}: {error}"));
+        let capture = if denial == Denial::Nsec {
+            write_signed_capture(dir.path(), algorithm)
+        } else {
+            write_signed_capture_with(dir.path(), algorithm, denial)
+        }
+        .unwrap_or_else(|error| panic!("algorithm {algorithm}, {denial}: {error}"));
         assert_eq!(capture.pcap, dir.path().join("signed.pcap"));
         assert_eq!(capture.anchors, dir.path().join("anchors.txt"));
         let bytes = std::fs::read(&capture.pcap).unwrap();
@@ -167,7 +173,137 @@ fn addresses(records: &[Record]) -> Vec<Ipv4Addr> {
 }
 
 fn check(algorithm: u8) {
-    let g = Generated::new(algorithm);
+    check_with(algorithm, Denial::Nsec);
+}
+
+/// The hash of `name` under the NSEC3 parameters of `test.`, by hickory-proto, checked against
+/// the generator's own.
+fn hash(name: &str) -> Vec<u8> {
+    let salt: Vec<u8> = (0..NSEC3_SALT.len() / 2)
+        .map(|i| u8::from_str_radix(&NSEC3_SALT[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let digest = Nsec3HashAlgorithm::SHA1
+        .hash(&salt, &Name::from_ascii(name).unwrap(), NSEC3_ITERATIONS)
+        .unwrap();
+    assert_eq!(
+        digest.as_ref(),
+        &nsec3_hash(name, &salt, NSEC3_ITERATIONS).unwrap()[..]
+    );
+    digest.as_ref().to_vec()
+}
+
+/// The hashed owner of an NSEC3 record: its first label, base32hex-decoded.
+fn owner_hash(owner: &Name) -> Vec<u8> {
+    let label = std::str::from_utf8(owner.iter().next().unwrap()).unwrap();
+    let alphabet = b"0123456789abcdefghijklmnopqrstuv";
+    let mut bits = String::new();
+    for byte in label.to_ascii_lowercase().bytes() {
+        let value = alphabet.iter().position(|c| *c == byte).unwrap();
+        bits.push_str(&format!("{value:05b}"));
+    }
+    (0..bits.len() / 8)
+        .map(|i| u8::from_str_radix(&bits[8 * i..8 * i + 8], 2).unwrap())
+        .collect()
+}
+
+/// Step 6 under NSEC3: the records proving that unsigned.test. has no DS, all signed by test.'s
+/// ZSK.
+fn check_nsec3_denial(m: &Message, denial: Denial, test_zsk: &DNSKEY) {
+    assert_eq!(count(&m.authorities, RecordType::NSEC), 0);
+    let nsec3: Vec<(&Name, &NSEC3)> = m
+        .authorities
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::NSEC3(nsec3)) => Some((&r.name, nsec3)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        count(&m.authorities, RecordType::RRSIG),
+        1 + nsec3.len(),
+        "one RRSIG over the SOA and one over each NSEC3"
+    );
+    let test_name = Name::from_ascii("test.").unwrap();
+    for (owner, record) in &nsec3 {
+        assert_eq!(record.hash_algorithm(), Nsec3HashAlgorithm::SHA1);
+        assert_eq!(record.salt(), &[0xaa, 0xbb, 0xcc, 0xdd]);
+        assert_eq!(record.iterations(), 0);
+        assert_eq!(record.opt_out(), denial == Denial::Nsec3OptOut, "{owner}");
+        assert_eq!(owner.base_name(), test_name, "{owner}");
+        assert_eq!(owner_hash(owner).len(), 20);
+        assert_eq!(record.next_hashed_owner_name().len(), 20);
+        assert!(
+            verifies(m, &owner.to_ascii(), RecordType::NSEC3, test_zsk),
+            "{owner}"
+        );
+    }
+    let delegation = hash("unsigned.test.");
+    if denial == Denial::Nsec3 {
+        // The NSEC3 matching the delegation: NS, no DS.
+        assert_eq!(nsec3.len(), 1);
+        let (owner, record) = nsec3[0];
+        assert_eq!(owner_hash(owner), delegation);
+        let label = std::str::from_utf8(owner.iter().next().unwrap()).unwrap();
+        assert_eq!(label, encode_base32hex(&delegation));
+        let types: BTreeSet<RecordType> = record.type_bit_maps().collect();
+        assert!(types.contains(&RecordType::NS), "{types:?}");
+        assert!(!types.contains(&RecordType::DS), "{types:?}");
+        assert!(!types.contains(&RecordType::SOA), "{types:?}");
+        return;
+    }
+    // Opt-out: the closest encloser test. matched, the next closer name unsigned.test. covered.
+    let apex = hash("test.");
+    assert!(!nsec3
+        .iter()
+        .any(|(owner, _)| owner_hash(owner) == delegation));
+    let (_, encloser) = nsec3
+        .iter()
+        .find(|(owner, _)| owner_hash(owner) == apex)
+        .expect("the NSEC3 of test.");
+    let types: BTreeSet<RecordType> = encloser.type_bit_maps().collect();
+    assert!(types.contains(&RecordType::SOA) && types.contains(&RecordType::NS));
+    let covering: Vec<_> = nsec3
+        .iter()
+        .filter(|(owner, record)| {
+            let owner = owner_hash(owner);
+            let next = record.next_hashed_owner_name().to_vec();
+            if owner < next {
+                owner < delegation && delegation < next
+            } else {
+                delegation > owner || delegation < next
+            }
+        })
+        .collect();
+    assert_eq!(covering.len(), 1, "one NSEC3 covers H(unsigned.test.)");
+    assert!(covering[0].1.opt_out());
+    assert!(nsec3.len() == 2 || owner_hash(covering[0].0) == apex);
+}
+
+/// Step 6 under NSEC: the NSEC at unsigned.test., NS and no DS, signed by test.'s ZSK.
+fn check_nsec_denial(m: &Message, test_zsk: &DNSKEY) {
+    assert_eq!(count(&m.authorities, RecordType::NSEC), 1);
+    assert_eq!(count(&m.authorities, RecordType::NSEC3), 0);
+    assert_eq!(count(&m.authorities, RecordType::RRSIG), 2);
+    let nsec = m
+        .authorities
+        .iter()
+        .find_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::NSEC(nsec)) => Some((&r.name, nsec)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(*nsec.0, Name::from_ascii("unsigned.test.").unwrap());
+    let types: BTreeSet<RecordType> = nsec.1.type_bit_maps().collect();
+    assert!(types.contains(&RecordType::NS) && types.contains(&RecordType::NSEC));
+    assert!(
+        !types.contains(&RecordType::DS),
+        "no DS: an insecure delegation"
+    );
+    assert!(verifies(m, "unsigned.test.", RecordType::NSEC, test_zsk));
+}
+
+fn check_with(algorithm: u8, denial: Denial) {
+    let g = Generated::new(algorithm, denial);
 
     // Shape: a query and a response per step, in order, at the announced times.
     assert_eq!(g.frames.len(), 2 * STEP_LABELS.len());
@@ -320,30 +456,17 @@ fn check(algorithm: u8) {
     );
     assert!(verifies(m, "mail.good.test.", RecordType::A, &good_zsk));
 
-    // 6. ds_unsigned: NODATA proven by the NSEC at unsigned.test.
+    // 6. ds_unsigned: NODATA proven by the NSEC at unsigned.test. (or by NSEC3).
     let m = g.response("ds_unsigned");
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.answers.is_empty());
     assert_eq!(count(&m.authorities, RecordType::SOA), 1);
-    assert_eq!(count(&m.authorities, RecordType::NSEC), 1);
-    assert_eq!(count(&m.authorities, RecordType::RRSIG), 2);
-    let nsec = m
-        .authorities
-        .iter()
-        .find_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::NSEC(nsec)) => Some((&r.name, nsec)),
-            _ => None,
-        })
-        .unwrap();
-    assert_eq!(*nsec.0, Name::from_ascii("unsigned.test.").unwrap());
-    let types: BTreeSet<RecordType> = nsec.1.type_bit_maps().collect();
-    assert!(types.contains(&RecordType::NS) && types.contains(&RecordType::NSEC));
-    assert!(
-        !types.contains(&RecordType::DS),
-        "no DS: an insecure delegation"
-    );
-    assert!(verifies(m, "unsigned.test.", RecordType::NSEC, &test_zsk));
     assert!(verifies(m, "test.", RecordType::SOA, &test_zsk));
+    if denial == Denial::Nsec {
+        check_nsec_denial(m, &test_zsk);
+    } else {
+        check_nsec3_denial(m, denial, &test_zsk);
+    }
 
     // 7. www_unsigned: an insecure answer.
     let m = g.response("www_unsigned");
@@ -453,6 +576,21 @@ fn ecdsap384sha384_capture_decodes_and_verifies() {
 #[test]
 fn ed25519_capture_decodes_and_verifies() {
     check(15);
+}
+
+#[test]
+fn ecdsap256sha256_nsec3_capture_decodes_and_verifies() {
+    check_with(13, Denial::Nsec3);
+}
+
+#[test]
+fn ecdsap256sha256_nsec3_opt_out_capture_decodes_and_verifies() {
+    check_with(13, Denial::Nsec3OptOut);
+}
+
+#[test]
+fn rsasha256_nsec3_opt_out_capture_fits_and_verifies() {
+    check_with(8, Denial::Nsec3OptOut);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! dnsward-gen --frames N [--seed S] [--start-time UNIX_SECS] --out FILE
 //! dnsward-gen scenario NAME --out FILE [--seed S] [--start-time UNIX_SECS] [--truth FILE.json]
 //! dnsward-gen flood --responses N [--seed S] [--start-time UNIX_SECS] --out FILE
-//! dnsward-gen signed --algorithm N --out DIR
+//! dnsward-gen signed --algorithm N [--denial nsec|nsec3|nsec3-optout] --out DIR
 //! ```
 #![forbid(unsafe_code)]
 
@@ -17,7 +17,7 @@ use dnsward_benches::flood::{write_flood, FloodConfig, FloodStats};
 use dnsward_benches::scenario::{
     write_scenario, ScenarioConfig, ScenarioEvent, ScenarioKind, ScenarioTruth,
 };
-use dnsward_benches::signed::write_signed_capture;
+use dnsward_benches::signed::{write_signed_capture_with, Denial};
 use dnsward_benches::{
     generate, GenerateError, GeneratorConfig, TrafficStats, DEFAULT_START_TIME_SECS,
 };
@@ -26,7 +26,7 @@ const USAGE: &str = "\
 usage: dnsward-gen --frames N [--seed S] [--start-time UNIX_SECS] --out FILE
        dnsward-gen scenario NAME --out FILE [--seed S] [--start-time UNIX_SECS] [--truth FILE.json]
        dnsward-gen flood --responses N [--seed S] [--start-time UNIX_SECS] --out FILE
-       dnsward-gen signed --algorithm N --out DIR
+       dnsward-gen signed --algorithm N [--denial nsec|nsec3|nsec3-optout] --out DIR
 
 Writes exactly N Ethernet frames of synthetic DNS traffic (clients, recursive resolvers,
 authoritative servers; UDP, TCP, IPv4 fragments, VLAN tags) to FILE in pcap format.
@@ -52,7 +52,8 @@ ZSK) with fresh keys of DNSSEC algorithm N (8, 10, 13, 14 or 15) using BIND's dn
 dnssec-signzone (package bind9-utils), and writes DIR/signed.pcap, a resolver's validating
 traffic with genuine and tampered answers, and DIR/anchors.txt, the DS of test.'s KSK; keys and
 zone files go to DIR/bind/. It prints each step's label with the frame number of its response,
-and the key tags.";
+and the key tags. --denial says how test. proves that unsigned.test. has no DS: NSEC (the
+default), NSEC3 (salt aabbccdd, no extra iterations) or NSEC3 with opt-out.";
 
 struct Arguments {
     config: GeneratorConfig,
@@ -187,15 +188,23 @@ fn parse_flood(mut args: impl Iterator<Item = String>) -> Result<Option<FloodArg
 
 struct SignedArguments {
     algorithm: u8,
+    denial: Denial,
     out: String,
 }
 
 /// Parses the arguments after `signed`; `Ok(None)` means help was asked for.
 fn parse_signed(mut args: impl Iterator<Item = String>) -> Result<Option<SignedArguments>, String> {
     let mut algorithm = None;
+    let mut denial = Denial::Nsec;
     let mut out = None;
     while let Some(flag) = args.next() {
         match flag.as_str() {
+            "--denial" => {
+                let value = args.next().ok_or("--denial needs a value")?;
+                denial = Denial::from_name(&value).ok_or_else(|| {
+                    format!("--denial: {value:?} is not nsec, nsec3 or nsec3-optout")
+                })?;
+            }
             "--algorithm" => {
                 let value = parse_number("--algorithm", args.next())?;
                 algorithm = Some(
@@ -210,7 +219,11 @@ fn parse_signed(mut args: impl Iterator<Item = String>) -> Result<Option<SignedA
     }
     let algorithm = algorithm.ok_or("--algorithm is required")?;
     let out = out.ok_or("--out is required")?;
-    Ok(Some(SignedArguments { algorithm, out }))
+    Ok(Some(SignedArguments {
+        algorithm,
+        denial,
+        out,
+    }))
 }
 
 fn signed_main(args: impl Iterator<Item = String>) -> ExitCode {
@@ -224,7 +237,7 @@ fn signed_main(args: impl Iterator<Item = String>) -> ExitCode {
         eprintln!("dnsward-gen: cannot create {}: {error}", arguments.out);
         return ExitCode::FAILURE;
     }
-    let capture = match write_signed_capture(dir, arguments.algorithm) {
+    let capture = match write_signed_capture_with(dir, arguments.algorithm, arguments.denial) {
         Ok(capture) => capture,
         Err(error) => {
             eprintln!("dnsward-gen: {error}");
