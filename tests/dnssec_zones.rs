@@ -16,7 +16,9 @@
     clippy::indexing_slicing
 )]
 
-use dnsward_benches::signed::{write_signed_capture, SignedCapture};
+use dnsward_benches::signed::{
+    write_signed_capture, write_signed_capture_with, Denial, SignedCapture,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -414,4 +416,49 @@ fn a_flood_of_one_bogus_answer_is_verified_once() {
     ]));
     let bogus = alert(&alerts, "dnssec_bogus", "www.good.test");
     assert_eq!(bogus["dnsward"]["responses"], 2_000);
+}
+
+/// The denial of unsigned.test.'s DS by NSEC3: the record matching its hash (no DS in the
+/// bitmap), or an opt-out NSEC3 covering it (the way .com proves most of its delegations
+/// unsigned). Either way www.unsigned.test is insecure, and nothing else changes.
+#[test]
+fn nsec3_and_opt_out_denials_prove_the_zone_unsigned() {
+    for (denial, how) in [
+        (Denial::Nsec3, "NSEC3 matching unsigned.test without DS"),
+        (Denial::Nsec3OptOut, "opt-out NSEC3 covering unsigned.test"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let capture = write_signed_capture_with(dir.path(), 13, denial).unwrap();
+        let config = dir.path().join("dnsward.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[watch]\ndefault_list = false\nzones = [\"good.test\", \"unsigned.test\"]\n\
+                 names = [\"www.unsigned.test\"]\n[dnssec]\nanchors = [{:?}]\n",
+                capture.anchors.display().to_string()
+            ),
+        )
+        .unwrap();
+        let db = dir.path().join("db");
+        let db = db.to_str().unwrap();
+        let stats = dnsward(&[
+            "run",
+            "--pcap",
+            capture.pcap.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--db",
+            db,
+        ]);
+        assert!(stats.contains(" insecure_proofs=1 "), "{denial}: {stats}");
+        let show = json_lines(&dnsward(&["dnssec", "show", "--json", "--db", db]));
+        let unsigned = outcome(&show, "www.unsigned.test", "A");
+        assert_eq!(unsigned["security"], "insecure", "{denial}: {unsigned:#}");
+        let zsk = capture.key_tags["test.zsk"];
+        assert_eq!(
+            unsigned["reason"],
+            format!("unsigned.test is proven unsigned ({how}, signed by key {zsk} of test)"),
+            "{denial}"
+        );
+    }
 }
