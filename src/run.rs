@@ -277,9 +277,9 @@ fn print_analysis(err: &mut impl Write, a: &analyzer::runner::AnalysisReport) {
     let (d, v) = (&s.dnssec, &a.validator);
     let _ = writeln!(
         err,
-        "dnssec: secure={} insecure={} bogus={} indeterminate={} held={} held_dropped={} downstream_dropped={} messages={} unparsable={} verifications={} cache_hits={} cache_clears={} keys_trusted={} ds_trusted={} insecure_proofs={} zones_dropped={} names_dropped={}",
+        "dnssec: secure={} insecure={} bogus={} indeterminate={} held={} held_dropped={} downstream_dropped={} messages={} unparsable={} verifications={} cache_hits={} memo_hits={} cache_clears={} keys_trusted={} ds_trusted={} insecure_proofs={} zones_dropped={} names_dropped={}",
         d.secure, d.insecure, d.bogus, d.indeterminate, d.held, d.held_dropped, d.downstream_dropped,
-        v.messages, v.unparsable, v.verifications, v.cache_hits, v.cache_clears, v.keys_trusted,
+        v.messages, v.unparsable, v.verifications, v.cache_hits, v.memo_hits, v.cache_clears, v.keys_trusted,
         v.ds_trusted, v.insecure_proofs, v.zones_dropped, v.names_dropped
     );
 }
