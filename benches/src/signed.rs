@@ -5,18 +5,21 @@
 //! `bind9-utils` package) in a `bind/` directory under the output directory, parses the signed
 //! zones they write, and writes a classic pcap file (microsecond timestamps, Ethernet) of the
 //! resolver [`RESOLVER`] validating its way down from the trust anchor `test.`, then meeting
-//! stripped, corrupted, misplaced and expired signatures and a DNSKEY set change, and finally
-//! answering a client with and without the AD bit.
+//! stripped, corrupted, misplaced and expired signatures and a DNSKEY set change, then
+//! answering a client with and without the AD bit, and finally meeting a signature not yet valid
+//! and a DS set change.
 //!
 //! The zones, all class IN:
 //!
 //! - `test.` (served by [`TEST_SERVER`]), the trust anchor: delegates `good.test.` with the DS of
 //!   its KSK and `unsigned.test.` without one; signed with NSEC (or, by
 //!   [`write_signed_capture_with`], NSEC3 with or without opt-out: see [`Denial`]), valid
-//!   2026-01-01 to 2037-01-01. Its KSK's DS (SHA-256) is written to `anchors.txt`.
-//! - `good.test.` (served by [`GOOD_SERVER`]): `www`, `mail`, `old`, an MX; signed three times,
-//!   with the same KSK and ZSK in the window above, in a window that ended on 2025-03-01, and
-//!   with a second ZSK added to the key set.
+//!   2026-01-01 to 2037-01-01. Its KSK's DS (SHA-256) is written to `anchors.txt`. Signed a
+//!   second time, with the same keys, window and denial, with the DS of a second KSK of
+//!   `good.test.` (which signs nothing) added to the DS set of `good.test.`.
+//! - `good.test.` (served by [`GOOD_SERVER`]): `www`, `mail`, `old`, `new`, an MX; signed four
+//!   times with the same KSK and ZSK: in the window above, in a window that ended on 2025-03-01,
+//!   with a second ZSK added to the key set, and in a window that opens on 2030-01-01.
 //! - `unsigned.test.` (served by [`UNSIGNED_SERVER`]): not signed.
 //!
 //! Each step of the capture is a query and, 10 ms later, its response; [`STEP_LABELS`] lists the
@@ -80,11 +83,16 @@ pub const VALID_EXPIRATION: &str = "20370101000000";
 pub const EXPIRED_INCEPTION: &str = "20250101000000";
 /// Expiration of the expired signatures, before [`T0_SECS`].
 pub const EXPIRED_EXPIRATION: &str = "20250301000000";
+/// Inception of the signatures not yet valid, after [`T0_SECS`].
+pub const FUTURE_INCEPTION: &str = "20300101000000";
+/// Expiration of the signatures not yet valid.
+pub const FUTURE_EXPIRATION: &str = "20310101000000";
 /// EDNS UDP payload size of the resolver and the servers (the DNS Flag Day 2020 value); no
 /// response is larger.
 pub const EDNS_UDP_SIZE: u16 = 1232;
-/// Labels of the steps, in capture order: twelve upstream exchanges, then the downstream ones.
-pub const STEP_LABELS: [&str; 24] = [
+/// Labels of the steps, in capture order: twelve upstream exchanges, the twelve downstream ones,
+/// then two more upstream exchanges.
+pub const STEP_LABELS: [&str; 26] = [
     "answer_before_keys",
     "dnskey_test",
     "ds_good",
@@ -109,6 +117,8 @@ pub const STEP_LABELS: [&str; 24] = [
     "servfail_4",
     "servfail_5",
     "servfail_6",
+    "future_sig",
+    "ds_change",
 ];
 /// NSEC3 salt of `test.` under [`Denial::Nsec3`] and [`Denial::Nsec3OptOut`], hex
 /// (`dnssec-signzone -3`).
@@ -117,12 +127,13 @@ pub const NSEC3_SALT: &str = "aabbccdd";
 /// recommends.
 pub const NSEC3_ITERATIONS: u16 = 0;
 /// Names of the keys in [`SignedCapture::key_tags`].
-pub const KEY_NAMES: [&str; 5] = [
+pub const KEY_NAMES: [&str; 6] = [
     "test.ksk",
     "test.zsk",
     "good.test.ksk",
     "good.test.zsk",
     "good.test.zsk2",
+    "good.test.ksk2",
 ];
 
 /// Packet time between two upstream steps, ns.
@@ -131,6 +142,8 @@ const UPSTREAM_STEP_NS: u64 = 100_000_000;
 const DOWNSTREAM_STEP_NS: u64 = 1_000_000_000;
 /// Packet time of the first downstream step after [`T0_SECS`], ns.
 const DOWNSTREAM_START_NS: u64 = 2_000_000_000;
+/// Packet time of the first upstream step after the downstream ones, ns after [`T0_SECS`].
+const LATE_UPSTREAM_START_NS: u64 = 20_000_000_000;
 /// Packet time between a query and its response, ns.
 const RESPONSE_DELAY_NS: u64 = 10_000_000;
 /// Seed of the ports, transaction ids and IP identifications.
@@ -500,6 +513,8 @@ struct Zones {
     good: SignedZone,
     good_expired: SignedZone,
     good_rollover: SignedZone,
+    good_future: SignedZone,
+    test_ds_change: SignedZone,
     anchor: String,
     key_tags: BTreeMap<String, u16>,
     denial: Denial,
@@ -525,13 +540,14 @@ ns.good.test. IN A 192.0.2.2
 www.good.test. 300 IN A 192.0.2.80
 mail.good.test. IN A 192.0.2.25
 old.good.test. IN A 192.0.2.81
+new.good.test. IN A 192.0.2.82
 ";
 
 /// Signs `zone_text` (with the DNSKEY lines of `keys` appended) as `origin` in the window
 /// `inception..expiration` with `keys`, the KSKs signing only the DNSKEY set (`-x`), and parses
 /// the result. `verify` false skips `dnssec-signzone`'s check of the signed zone (`-P`), which
-/// rejects signatures that have already expired. `chain` goes on the command line after those:
-/// the NSEC3 options, or nothing for NSEC.
+/// rejects signatures that have already expired or are not yet valid. `chain` goes on the
+/// command line after those: the NSEC3 options, or nothing for NSEC.
 #[allow(clippy::too_many_arguments)]
 fn sign(
     work: &Path,
@@ -584,6 +600,7 @@ fn sign_zones(work: &Path, algorithm: u8, denial: Denial) -> Result<Zones, Signe
     let good_ksk = next_key("good.test.ksk", "good.test.", true)?;
     let good_zsk = next_key("good.test.zsk", "good.test.", false)?;
     let good_zsk2 = next_key("good.test.zsk2", "good.test.", false)?;
+    let good_ksk2 = next_key("good.test.ksk2", "good.test.", true)?;
 
     let valid = (VALID_INCEPTION, VALID_EXPIRATION);
     let expired = (EXPIRED_INCEPTION, EXPIRED_EXPIRATION);
@@ -618,6 +635,16 @@ fn sign_zones(work: &Path, algorithm: u8, denial: Denial) -> Result<Zones, Signe
         &[],
         "good.test.rollover.signed",
     )?;
+    let good_future = sign(
+        work,
+        "good.test.",
+        GOOD_ZONE,
+        &good_keys,
+        (FUTURE_INCEPTION, FUTURE_EXPIRATION),
+        false,
+        &[],
+        "good.test.future.signed",
+    )?;
 
     let ds = run("dnssec-dsfromkey", work, &["-2", &good_ksk.file])?;
     let iterations = NSEC3_ITERATIONS.to_string();
@@ -631,6 +658,17 @@ fn sign_zones(work: &Path, algorithm: u8, denial: Denial) -> Result<Zones, Signe
         &chain_options(denial, &iterations),
         "test.signed",
     )?;
+    let ds2 = run("dnssec-dsfromkey", work, &["-2", &good_ksk2.file])?;
+    let test_ds_change = sign(
+        work,
+        "test.",
+        &format!("{TEST_ZONE}{}\n{}\n", ds.trim_end(), ds2.trim_end()),
+        &[&test_ksk, &test_zsk],
+        valid,
+        true,
+        &chain_options(denial, &iterations),
+        "test.ds-change.signed",
+    )?;
     let anchor = run("dnssec-dsfromkey", work, &["-2", &test_ksk.file])?;
 
     let key_tags = [
@@ -639,6 +677,7 @@ fn sign_zones(work: &Path, algorithm: u8, denial: Denial) -> Result<Zones, Signe
         ("good.test.ksk", &good_ksk),
         ("good.test.zsk", &good_zsk),
         ("good.test.zsk2", &good_zsk2),
+        ("good.test.ksk2", &good_ksk2),
     ]
     .into_iter()
     .map(|(name, key)| (name.to_owned(), key.tag))
@@ -648,6 +687,8 @@ fn sign_zones(work: &Path, algorithm: u8, denial: Denial) -> Result<Zones, Signe
         good,
         good_expired,
         good_rollover,
+        good_future,
+        test_ds_change,
         anchor,
         key_tags,
         denial,
@@ -1473,6 +1514,21 @@ fn steps(zones: &Zones) -> Result<Vec<Step>, SignedError> {
     for (index, label) in (6u64..).zip(servfail_labels) {
         let mut step = Step::downstream(index, label, ("mail.good.test", TYPE_A));
         step.rcode = RCODE_SERVFAIL;
+        list.push(step);
+    }
+
+    // Upstream again, after the downstream steps: a signature whose window has not opened yet,
+    // and a DS set that gained a second KSK's DS.
+    let new = "new.good.test";
+    let mut future = zones.good.rrset(new, TYPE_A)?;
+    future.extend(zones.good_future.signatures(new, TYPE_A)?);
+    let late = [
+        Step::upstream(0, "future_sig", GOOD_SERVER, (new, TYPE_A)).answer(future),
+        Step::upstream(1, "ds_change", TEST_SERVER, ("good.test", TYPE_DS))
+            .answer(zones.test_ds_change.signed_rrset("good.test", TYPE_DS)?),
+    ];
+    for mut step in late {
+        step.time_ns += LATE_UPSTREAM_START_NS;
         list.push(step);
     }
     Ok(list)

@@ -22,7 +22,7 @@ use dnsward_benches::signed::{
     UNSIGNED_SERVER,
 };
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS, NSEC3, RRSIG};
-use hickory_proto::dnssec::{Algorithm, DigestType, Nsec3HashAlgorithm, Verifier};
+use hickory_proto::dnssec::{Algorithm, DigestType, Nsec3HashAlgorithm, PublicKeyBuf, Verifier};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
@@ -35,6 +35,8 @@ struct Frame {
     destination: Ipv4Addr,
     source_port: u16,
     destination_port: u16,
+    /// Length of the DNS message, bytes.
+    payload_len: usize,
     message: Message,
 }
 
@@ -54,12 +56,13 @@ fn decode_frame(time_ns: u64, data: &[u8]) -> Frame {
         destination: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
         source_port: u16::from_be_bytes([udp[0], udp[1]]),
         destination_port: u16::from_be_bytes([udp[2], udp[3]]),
+        payload_len: udp.len() - 8,
         message: Message::from_vec(&udp[8..]).expect("dns message decodes"),
     }
 }
 
 struct Generated {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     capture: SignedCapture,
     frames: Vec<Frame>,
     algorithm: u8,
@@ -84,7 +87,7 @@ impl Generated {
             .map(|record| decode_frame(record.time_ns, record.data))
             .collect();
         Generated {
-            _dir: dir,
+            dir,
             capture,
             frames,
             algorithm,
@@ -101,6 +104,33 @@ impl Generated {
         self.capture.key_tags[key]
     }
 
+    /// The DNSKEY of `zone` with `tag` as dnssec-keygen wrote it to `bind/K<zone>+<alg>+<tag>.key`.
+    fn key_file(&self, zone: &str, tag: u16) -> DNSKEY {
+        let path = self
+            .dir
+            .path()
+            .join("bind")
+            .join(format!("K{zone}+{:03}+{tag:05}.key", self.algorithm));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line = text
+            .lines()
+            .find(|line| !line.starts_with(';') && line.contains("DNSKEY"))
+            .unwrap();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let at = fields.iter().position(|f| *f == "DNSKEY").unwrap();
+        assert_eq!(fields[0], zone);
+        let flags: u16 = fields[at + 1].parse().unwrap();
+        assert_eq!(fields[at + 2], "3");
+        assert_eq!(fields[at + 3].parse::<u8>().unwrap(), self.algorithm);
+        let key = base64(&fields[at + 4..].concat());
+        let key = DNSKEY::with_flags(
+            flags,
+            PublicKeyBuf::new(key, Algorithm::from_u8(self.algorithm)),
+        );
+        assert_eq!(key.calculate_key_tag().unwrap(), tag, "{}", path.display());
+        key
+    }
+
     /// The DNSKEY with `tag` among the answers of step `label`.
     fn key(&self, label: &str, tag: u16) -> DNSKEY {
         keys(self.response(label))
@@ -108,6 +138,23 @@ impl Generated {
             .find(|key| key.calculate_key_tag().unwrap() == tag)
             .unwrap_or_else(|| panic!("{label}: no DNSKEY with tag {tag}"))
     }
+}
+
+/// Decodes padded base64 (RFC 4648 section 4).
+fn base64(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let (mut out, mut accumulator, mut bits) = (Vec::new(), 0u32, 0);
+    for byte in text.trim_end_matches('=').bytes() {
+        let value = alphabet.iter().position(|c| *c == byte).unwrap() as u32;
+        accumulator = (accumulator << 6) | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((accumulator >> bits) as u8);
+            accumulator &= (1 << bits) - 1;
+        }
+    }
+    out
 }
 
 fn keys(message: &Message) -> Vec<DNSKEY> {
@@ -306,6 +353,8 @@ fn check_with(algorithm: u8, denial: Denial) {
     let g = Generated::new(algorithm, denial);
 
     // Shape: a query and a response per step, in order, at the announced times.
+    assert_eq!(STEP_LABELS.len(), 26);
+    assert_eq!(g.frames.len(), 52);
     assert_eq!(g.frames.len(), 2 * STEP_LABELS.len());
     assert_eq!(g.capture.frames.len(), STEP_LABELS.len());
     let t0_ns = T0_SECS * 1_000_000_000;
@@ -315,8 +364,10 @@ fn check_with(algorithm: u8, denial: Denial) {
         assert_eq!(number, 2 * (index as u64 + 1), "{label}");
         let query = &g.frames[usize::try_from(number).unwrap() - 2];
         let response = &g.frames[usize::try_from(number).unwrap() - 1];
-        let upstream = index < 12;
-        let expected_time = if upstream {
+        let upstream = !(12..24).contains(&index);
+        let expected_time = if index >= 24 {
+            t0_ns + 20_000 * MS + (index as u64 - 24) * 100 * MS
+        } else if upstream {
             t0_ns + index as u64 * 100 * MS
         } else {
             t0_ns + 2_000 * MS + (index as u64 - 12) * 1_000 * MS
@@ -339,7 +390,7 @@ fn check_with(algorithm: u8, denial: Denial) {
         assert_eq!(r.queries.len(), 1);
         if upstream {
             let server = match *label {
-                "dnskey_test" | "ds_good" | "ds_unsigned" => TEST_SERVER,
+                "dnskey_test" | "ds_good" | "ds_unsigned" | "ds_change" => TEST_SERVER,
                 "www_unsigned" => UNSIGNED_SERVER,
                 _ => GOOD_SERVER,
             };
@@ -359,10 +410,14 @@ fn check_with(algorithm: u8, denial: Denial) {
             assert!(q.metadata.recursion_desired);
             assert!(r.metadata.recursion_desired && r.metadata.recursion_available);
             assert!(!r.metadata.authoritative);
+            assert!(
+                response.payload_len <= 1232,
+                "{label}: fits in the edns size"
+            );
         }
     }
 
-    // Keys: five distinct tags; the anchor is the DS of test.'s KSK.
+    // Keys: six distinct tags; the anchor is the DS of test.'s KSK.
     let tags: BTreeSet<u16> = g.capture.key_tags.values().copied().collect();
     assert_eq!(
         g.capture
@@ -376,7 +431,7 @@ fn check_with(algorithm: u8, denial: Denial) {
             names
         }
     );
-    assert_eq!(tags.len(), 5, "distinct key tags: {:?}", g.capture.key_tags);
+    assert_eq!(tags.len(), 6, "distinct key tags: {:?}", g.capture.key_tags);
     let anchors = std::fs::read_to_string(&g.capture.anchors).unwrap();
     let lines: Vec<&str> = anchors.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{anchors}");
@@ -544,13 +599,60 @@ fn check_with(algorithm: u8, denial: Denial) {
         );
     }
 
+    // 25. future_sig: the record with a genuine signature whose window opens after the capture.
+    let m = g.response("future_sig");
+    assert_eq!(addresses(&m.answers), vec![Ipv4Addr::new(192, 0, 2, 82)]);
+    assert_eq!(count(&m.answers, RecordType::RRSIG), 1);
+    assert!(verifies(m, "new.good.test.", RecordType::A, &good_zsk));
+    let (_, sig) = signatures(m)[0];
+    assert_eq!(sig.input().sig_inception.get(), 1_893_456_000); // 2030-01-01
+    assert_eq!(sig.input().sig_expiration.get(), 1_924_992_000); // 2031-01-01
+    let packet_secs = g.frames[usize::try_from(g.capture.frames["future_sig"]).unwrap() - 1]
+        .time_ns
+        / 1_000_000_000;
+    assert!(u64::from(sig.input().sig_inception.get()) > packet_secs);
+    assert_eq!(g.capture.frames["future_sig"], 50);
+
+    // 26. ds_change: the DS of good.test.'s KSK and of a second KSK, signed by test.'s ZSK.
+    let m = g.response("ds_change");
+    assert_eq!(g.capture.frames["ds_change"], 52);
+    let ds: Vec<&DS> = m
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::DS(ds)) => Some(ds),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ds.len(), 2);
+    assert_eq!(count(&m.answers, RecordType::RRSIG), 1);
+    assert!(verifies(m, "good.test.", RecordType::DS, &test_zsk));
+    let ksk2 = g.key_file("good.test.", g.tag("good.test.ksk2"));
+    assert!(ksk2.secure_entry_point());
+    let tags: BTreeSet<u16> = ds.iter().map(|ds| ds.key_tag()).collect();
+    assert_eq!(
+        tags,
+        BTreeSet::from([g.tag("good.test.ksk"), g.tag("good.test.ksk2")])
+    );
+    for (key, name) in [(&good_ksk, "good.test.ksk"), (&ksk2, "good.test.ksk2")] {
+        let covering: Vec<_> = ds
+            .iter()
+            .filter(|ds| ds.covers(&good_name, key).unwrap())
+            .collect();
+        assert_eq!(covering.len(), 1, "{name}");
+        assert_eq!(covering[0].digest_type(), DigestType::SHA256);
+    }
+    assert!(!keys(g.response("dnskey_change"))
+        .iter()
+        .any(|key| key.calculate_key_tag().unwrap() == g.tag("good.test.ksk2")));
+
     let by_label: BTreeMap<&str, u64> = g
         .capture
         .frames
         .iter()
         .map(|(label, frame)| (label.as_str(), *frame))
         .collect();
-    assert_eq!(by_label.len(), 24, "algorithm {}", g.algorithm);
+    assert_eq!(by_label.len(), 26, "algorithm {}", g.algorithm);
 }
 
 #[test]

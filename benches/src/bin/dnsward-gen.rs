@@ -47,13 +47,14 @@ names under bank.example, each raced by 100 forged responses spoofed from the zo
 (192.0.2.53) with guessed transaction ids, N forged responses in all at 100,000 a second of
 packet time, with one legitimate exchange per 100 forged responses in the background.
 
-The signed form signs the zones test., good.test. (three times: valid, expired, with a second
-ZSK) with fresh keys of DNSSEC algorithm N (8, 10, 13, 14 or 15) using BIND's dnssec-keygen and
-dnssec-signzone (package bind9-utils), and writes DIR/signed.pcap, a resolver's validating
-traffic with genuine and tampered answers, and DIR/anchors.txt, the DS of test.'s KSK; keys and
-zone files go to DIR/bind/. It prints each step's label with the frame number of its response,
-and the key tags. --denial says how test. proves that unsigned.test. has no DS: NSEC (the
-default), NSEC3 (salt aabbccdd, no extra iterations) or NSEC3 with opt-out.";
+The signed form signs the zones test. (twice: with the DS of good.test.'s KSK, and with that
+of a second KSK added) and good.test. (four times: valid, expired, with a second ZSK, not yet
+valid) with fresh keys of DNSSEC algorithm N (8, 10, 13, 14 or 15) using BIND's dnssec-keygen
+and dnssec-signzone (package bind9-utils), and writes DIR/signed.pcap, a resolver's validating
+traffic with genuine and tampered answers (26 steps), and DIR/anchors.txt, the DS of test.'s
+KSK; keys and zone files go to DIR/bind/. It prints each step's label with the frame number of
+its response, and the key tags. --denial says how test. proves that unsigned.test. has no DS:
+NSEC (the default), NSEC3 (salt aabbccdd, no extra iterations) or NSEC3 with opt-out.";
 
 struct Arguments {
     config: GeneratorConfig,
