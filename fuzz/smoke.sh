@@ -17,7 +17,7 @@ cd "$(dirname "$0")"
 SECS=${SECS:-20}
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(frame_decode frame_sequence dns_message dns_name tcp_reassembly defrag asn_table analysis_json)
+  TARGETS=(frame_decode frame_sequence dns_message dns_name tcp_reassembly defrag asn_table analysis_json dnssec_validate)
 fi
 export RUSTC_BOOTSTRAP=1
 if [ -z "${ROCKSDB_LIB_DIR:-}" ] && [ -z "${FUZZ_BUILD_ROCKSDB:-}" ]; then
