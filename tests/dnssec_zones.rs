@@ -3,8 +3,9 @@
 //! test anchor for `test.`, served as a captured resolver's traffic by the generator
 //! (`dnsward_benches::signed`): a correct answer is secure, even when it passes before its
 //! keys; a forged answer without RRSIG is stripped; a corrupted signature, a genuine signature
-//! over forged data, and an expired signature are bogus; a zone with no DS is insecure; a new
-//! zone-signing key is a key-set change; a validating resolver that stops setting the AD bit,
+//! over forged data, an expired and a not-yet-valid signature are bogus; a zone with no DS is
+//! insecure (NSEC, NSEC3, opt-out NSEC3); a new zone-signing key and a new DS at the parent are
+//! key-set changes; a validating resolver that stops setting the AD bit,
 //! or answers SERVFAIL in a burst, is reported. Algorithms 8, 10, 13, 14 and 15.
 
 // Test code: a panic, unwrap or out-of-range index here is a failed assertion, not a crash on
@@ -54,7 +55,7 @@ fn run(algorithm: u8, dir: &Path) -> (SignedCapture, Vec<Value>, Vec<Value>, Str
         &config,
         format!(
             "[watch]\ndefault_list = false\nzones = [\"good.test\", \"unsigned.test\"]\n\
-             names = [\"www.good.test\", \"old.good.test\", \"mail.good.test\", \"www.unsigned.test\"]\n\
+             names = [\"www.good.test\", \"old.good.test\", \"new.good.test\", \"mail.good.test\", \"www.unsigned.test\"]\n\
              [dnssec]\nanchors = [{:?}]\n",
             capture.anchors.display().to_string()
         ),
@@ -115,9 +116,11 @@ fn check(algorithm: u8) {
     got.sort();
     let want = [
         ("dnssec_ad_lost", "www.good.test", "A", "medium"),
+        ("dnssec_bogus", "new.good.test", "A", "critical"),
         ("dnssec_bogus", "old.good.test", "A", "critical"),
         ("dnssec_bogus", "www.good.test", "A", "critical"),
         ("dnssec_key_change", "good.test", "DNSKEY", "medium"),
+        ("dnssec_key_change", "good.test", "DS", "medium"),
         ("dnssec_servfail_burst", "mail.good.test", "A", "medium"),
         ("dnssec_stripped", "www.good.test", "A", "high"),
     ];
@@ -161,6 +164,40 @@ fn check(algorithm: u8) {
             .unwrap()
             .ends_with(&reason),
         "{expired:#}"
+    );
+
+    // Not yet valid.
+    let future = alert(&alerts, "dnssec_bogus", "new.good.test");
+    assert_eq!(first_frame(future), frame("future_sig"));
+    let reason =
+        format!("the signature by key {zsk} of good.test is not valid before 20300101000000");
+    assert!(
+        future["dnsward"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(&reason),
+        "{future:#}"
+    );
+
+    // A new DS at the parent: a key-signing key changed, score 55.
+    let ds_change = alerts
+        .iter()
+        .find(|a| {
+            a["dnsward"]["detector"] == "dnssec_key_change" && a["dns"]["question"]["type"] == "DS"
+        })
+        .unwrap();
+    assert_eq!(first_frame(ds_change), frame("ds_change"));
+    assert_eq!(ds_change["dnsward"]["score"], 55);
+    assert_eq!(
+        ds_change["dnsward"]["baseline"].as_array().unwrap().len(),
+        1
+    );
+    let added = ds_change["dnsward"]["observed"][0]["data"]
+        .as_str()
+        .unwrap();
+    assert!(
+        added.starts_with(&format!("{} {algorithm} 2 ", tag("good.test.ksk2"))),
+        "{added}"
     );
 
     // A new zone-signing key: the previous set is the baseline, the new key the observation.
@@ -222,7 +259,8 @@ fn check(algorithm: u8) {
     );
     assert_eq!(
         zone("ds", "good.test")["records"].as_array().unwrap().len(),
-        1
+        2,
+        "the DS set after ds_change"
     );
     assert_eq!(
         zone("insecure", "unsigned.test")["records"],
